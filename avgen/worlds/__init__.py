@@ -1,0 +1,1 @@
+"""The procedural worlds (WORLD.md): SoundWorld, MotionWorld, AVWorld and their checkers."""
