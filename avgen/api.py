@@ -1,0 +1,311 @@
+"""avgen's Python entry points: the CLI and the web app call these and nothing else.
+
+Argument names follow diffusers (``prompt``, ``negative_prompt``, ``num_inference_steps``,
+``guidance_scale``, ``num_frames``, ``audio_length_in_s``) so a diffusers user reads them
+without a manual. Every function that writes files writes them atomically and leaves a
+``<output>.json`` sidecar that ``rerun`` can replay.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from avgen import __version__
+from avgen.errors import AvgenError
+
+DEFAULT_DURATION_S = 4.0
+MAX_DURATION_S = 600.0
+AUDIO_DURATION_RANGE = (1.0, 60.0)
+VIDEO_DURATION_RANGE = (0.125, 30.0)
+DTYPES = ("fp32", "fp16", "bf16")
+
+
+@dataclass
+class GenerationOptions:
+    """The one set of generation settings every generating command shares."""
+
+    negative_prompt: str | None = None
+    seed: int = 0
+    num_inference_steps: int | None = None
+    guidance_scale: float | None = None
+    duration_s: float | None = None
+    batch: int = 1
+    preview: bool = False
+    device: str = "cpu"
+    dtype: str = "fp32"
+    quiet: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check_prompt(prompt: str | None) -> str:
+    """Reject an empty or whitespace-only prompt; return it stripped."""
+    if prompt is None or not str(prompt).strip():
+        raise AvgenError("the prompt is empty: describe the sound or video you want.")
+    prompt = str(prompt).strip()
+    if len(prompt) > 2000:
+        raise AvgenError(f"the prompt is {len(prompt)} characters long; the limit is 2000.")
+    return prompt
+
+
+def check_duration(seconds: float | None) -> float | None:
+    """The shared duration check: (0, 600] seconds. Generators then apply their own range."""
+    if seconds is None:
+        return None
+    try:
+        seconds = float(seconds)
+    except (TypeError, ValueError) as exc:
+        raise AvgenError(f"duration must be a number of seconds, got {seconds!r}.") from exc
+    if not seconds > 0 or seconds > MAX_DURATION_S:
+        raise AvgenError(
+            f"duration must be more than 0 and at most {MAX_DURATION_S:g} seconds, got {seconds:g}."
+        )
+    return seconds
+
+
+def check_range(name: str, seconds: float, allowed: tuple[float, float]) -> float:
+    """A generator's own duration range, named in the error."""
+    lo, hi = allowed
+    if not lo <= seconds <= hi:
+        raise AvgenError(
+            f"{name} duration must be between {lo:g} and {hi:g} seconds, got {seconds:g}."
+        )
+    return seconds
+
+
+def check_options(options: GenerationOptions) -> GenerationOptions:
+    """Validate the shared settings; raise AvgenError naming the first bad one."""
+    check_duration(options.duration_s)
+    if options.num_inference_steps is not None and not 1 <= options.num_inference_steps <= 1000:
+        raise AvgenError(f"steps must be between 1 and 1000, got {options.num_inference_steps}.")
+    if options.guidance_scale is not None and not 0.0 <= options.guidance_scale <= 50.0:
+        raise AvgenError(f"guidance must be between 0 and 50, got {options.guidance_scale:g}.")
+    if not 1 <= options.batch <= 64:
+        raise AvgenError(f"batch must be between 1 and 64, got {options.batch}.")
+    if options.dtype not in DTYPES:
+        raise AvgenError(f"dtype must be one of {', '.join(DTYPES)}, got {options.dtype!r}.")
+    if options.seed < 0 or options.seed >= 2**63:
+        raise AvgenError(f"seed must be between 0 and 2**63 - 1, got {options.seed}.")
+    return options
+
+
+def resolve_duration(prompt: str, flag: float | None) -> tuple[float, str]:
+    """Duration from the flag, else the prompt ("for 10 seconds"), else 4 s; with its source."""
+    if flag is not None:
+        return float(check_duration(flag)), "flag"
+    from avgen.prompts import parse_prompt
+
+    parsed = parse_prompt(prompt).duration_s
+    if parsed is not None:
+        return float(check_duration(parsed)), "prompt"
+    return DEFAULT_DURATION_S, "default"
+
+
+def output_paths(output: str | Path, n_prompts: int, batch: int) -> list[list[Path]]:
+    """Output names for ``n_prompts`` prompts x ``batch`` samples.
+
+    One prompt and one sample: ``output`` itself. A batch: ``name_0.wav`` ... ``name_{N-1}.wav``.
+    Several prompts (``--prompts-file``): ``name_p{i}.wav`` or ``name_p{i}_{j}.wav``.
+    """
+    output = Path(output)
+    stem, suffix = output.stem, output.suffix
+    paths: list[list[Path]] = []
+    for i in range(n_prompts):
+        row = []
+        for j in range(batch):
+            name = stem
+            if n_prompts > 1:
+                name += f"_p{i}"
+            if batch > 1:
+                name += f"_{j}"
+            row.append(output.with_name(name + suffix))
+        paths.append(row)
+    return paths
+
+
+def check_output(path: str | Path, allowed_suffixes: tuple[str, ...]) -> Path:
+    """The output must have an allowed extension and a writable folder."""
+    from avgen.media import check_writable
+
+    path = Path(path)
+    if path.suffix.lower() not in allowed_suffixes:
+        raise AvgenError(
+            f"output {path} must end in one of {', '.join(allowed_suffixes)}, not "
+            f"{path.suffix or 'no extension'!r}."
+        )
+    if not path.parent.exists():
+        try:
+            path.parent.mkdir(parents=True)
+        except OSError as exc:
+            raise AvgenError(
+                f"cannot create the output folder {path.parent}: {exc.strerror}."
+            ) from exc
+    check_writable(path)
+    return path
+
+
+# ----------------------------------------------------------------------------- generators
+
+
+def _not_available(what: str, issue: str) -> AvgenError:
+    return AvgenError(f"{what} is not available yet in avgen {__version__}: {issue}.")
+
+
+def text_to_audio(
+    prompt: str,
+    output: str | Path,
+    *,
+    negative_prompt: str | None = None,
+    num_inference_steps: int | None = None,
+    guidance_scale: float | None = None,
+    audio_length_in_s: float | None = None,
+    seed: int = 0,
+    batch: int = 1,
+    preview: bool = False,
+    device: str = "cpu",
+    dtype: str = "fp32",
+    quiet: bool = False,
+    **extra: Any,
+) -> list[Path]:
+    """Text to audio with the shipped AudioLDM-style model (or ``model=`` a local folder)."""
+    options = check_options(
+        GenerationOptions(
+            negative_prompt, seed, num_inference_steps, guidance_scale, audio_length_in_s,
+            batch, preview, device, dtype, quiet, extra,
+        )
+    )  # fmt: skip
+    prompt = check_prompt(prompt)
+    duration, _ = resolve_duration(prompt, options.duration_s)
+    check_range("audio", duration, AUDIO_DURATION_RANGE)
+    check_output(output, (".wav", ".flac", ".ogg", ".mp3"))
+    raise _not_available("text-to-audio", "no trained audio model ships with this version")
+
+
+def text_to_video(
+    prompt: str,
+    output: str | Path,
+    *,
+    negative_prompt: str | None = None,
+    num_inference_steps: int | None = None,
+    guidance_scale: float | None = None,
+    duration_s: float | None = None,
+    num_frames: int | None = None,
+    seed: int = 0,
+    batch: int = 1,
+    preview: bool = False,
+    device: str = "cpu",
+    dtype: str = "fp32",
+    quiet: bool = False,
+    **extra: Any,
+) -> list[Path]:
+    """Text to video with the shipped space-time DiT (or ``model=`` a local folder)."""
+    options = check_options(
+        GenerationOptions(
+            negative_prompt, seed, num_inference_steps, guidance_scale, duration_s,
+            batch, preview, device, dtype, quiet, extra,
+        )
+    )  # fmt: skip
+    prompt = check_prompt(prompt)
+    duration, _ = resolve_duration(prompt, options.duration_s)
+    check_range("video", duration, VIDEO_DURATION_RANGE)
+    check_output(output, (".mp4",))
+    raise _not_available("text-to-video", "no trained video model ships with this version")
+
+
+def text_to_audio_video(prompt: str, output: str | Path, **kwargs: Any) -> list[Path]:
+    """Generated sound and generated video in one synced MP4."""
+    check_options(
+        GenerationOptions(
+            **{k: v for k, v in kwargs.items() if k in GenerationOptions.__dataclass_fields__}
+        )
+    )
+    prompt = check_prompt(prompt)
+    duration, _ = resolve_duration(prompt, kwargs.get("duration_s"))
+    check_range("video", duration, VIDEO_DURATION_RANGE)
+    check_output(output, (".mp4",))
+    raise _not_available("audio+video generation", "it needs the audio and video models")
+
+
+def story(prompts: list[str], output: str | Path, **kwargs: Any) -> list[Path]:
+    """A sequence of prompts over time, one shot each, the same subject across shots."""
+    if not prompts:
+        raise AvgenError("a story needs at least one prompt.")
+    for p in prompts:
+        check_prompt(p)
+    check_output(output, (".mp4",))
+    raise _not_available("story generation", "it needs the video model")
+
+
+# ----------------------------------------------------------------------------- worlds, demo
+
+
+def render_demo(
+    output: str | Path = "out/demo.mp4", *, seed: int = 7, upscale: int = 256, quiet: bool = False
+) -> Path:
+    """Render an AVWorld example clip with sound to an MP4 (the main job until models ship)."""
+    from avgen.media import upscale_frames, write_mp4
+    from avgen.sidecar import write_sidecar
+    from avgen.worlds.av import render_av_clip
+
+    output = check_output(output, (".mp4",))
+    clip = render_av_clip(seed)
+    frames = upscale_frames(clip.frames, upscale)
+    write_mp4(output, frames, clip.fps, audio=clip.audio, sr=clip.sr)
+    write_sidecar(
+        output,
+        command="demo",
+        prompt=clip.captions[-1],
+        seed=seed,
+        settings={"upscale": upscale},
+        model_id="avworld",
+        extra={"truth_events": clip.truth.get("events", [])},
+    )
+    return output
+
+
+def parse_prompt(text: str) -> dict[str, Any]:
+    """The parsed prompt as a JSON-ready dict (duration, tempo, objects, instruments, ...)."""
+    from avgen.prompts import parse_prompt as _parse
+
+    return _parse(check_prompt(text)).to_dict()
+
+
+def lint_prompt(text: str, *, kind: str | None = None, model: str | Path | None = None) -> Any:
+    """Missing layers, a more specific suggestion, and words the model never learned."""
+    from avgen.prompts import lint_prompt as _lint
+
+    return _lint(check_prompt(text), kind=kind, model_dir=model)
+
+
+def make_world_dataset(kind: str, count: int, out: str | Path, **kwargs: Any) -> Path:
+    """Render a SoundWorld / MotionWorld / AVWorld data set (AudioFolder/VideoFolder layout)."""
+    from avgen.worlds.dataset import write_world_dataset
+
+    return write_world_dataset(kind, count, out, **kwargs)
+
+
+def check_file(path: str | Path, prompt: str) -> dict[str, Any]:
+    """Run the analytic checkers on a generated file against its prompt."""
+    from avgen.worlds.checks import check_file as _check
+
+    return _check(path, check_prompt(prompt))
+
+
+def rerun(sidecar: str | Path, output: str | Path | None = None) -> list[Path]:
+    """Regenerate an output from its sidecar JSON (to ``output`` or the recorded name)."""
+    from avgen.sidecar import read_sidecar
+
+    record = read_sidecar(sidecar)
+    target = Path(output) if output else Path(sidecar).with_name(record["output"])
+    command = record["command"]
+    settings = dict(record["settings"])
+    if command == "demo":
+        return [render_demo(target, seed=record["seed"], quiet=True, **settings)]
+    generators = {"audio": text_to_audio, "video": text_to_video, "av": text_to_audio_video}
+    if command not in generators:
+        raise AvgenError(f"{sidecar} records command {command!r}, which rerun cannot replay.")
+    return generators[command](record["prompt"], target, seed=record["seed"], **settings)

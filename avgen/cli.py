@@ -1,0 +1,230 @@
+"""The ``avgen`` command. It parses arguments and calls ``avgen.api``; nothing else lives here.
+
+Every generating command shares one set of flags (``add_generation_flags``). Any user error
+prints one sentence on stderr and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from avgen import __version__, api
+from avgen.errors import AvgenError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one sentence and exit code 2 (no usage dump)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"avgen: {message} (see '{self.prog} --help').\n")
+        raise SystemExit(2)
+
+
+def add_generation_flags(p: argparse.ArgumentParser, *, default_output: str) -> None:
+    """The flags every generating command shares, so users learn them once."""
+    p.add_argument("prompt", nargs="?", help="what to generate (or use --prompts-file)")
+    p.add_argument("-o", "--output", default=default_output, help="output file")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--steps", type=int, default=None, help="sampling steps (model default)")
+    p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale")
+    p.add_argument("--negative-prompt", default=None, help="what to steer away from")
+    p.add_argument("--duration", type=float, default=None, help="seconds (default: prompt, or 4)")
+    p.add_argument("--batch", type=int, default=1, help="N outputs: name_0 ... name_{N-1}")
+    p.add_argument("--prompts-file", type=Path, default=None, help="one prompt a line")
+    p.add_argument("--preview", action="store_true", help="also write preview images")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps (default cpu)")
+    p.add_argument("--dtype", default="fp32", choices=api.DTYPES, help="default fp32 on a CPU")
+    p.add_argument("--model", default=None, help="model folder (default: the shipped model)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="avgen", description="Text to audio and video, on a laptop CPU.")
+    parser.add_argument("--version", action="version", version=f"avgen {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("audio", help="text to audio")
+    add_generation_flags(p, default_output="out/audio.wav")
+    p = sub.add_parser("video", help="text to video")
+    add_generation_flags(p, default_output="out/video.mp4")
+    p = sub.add_parser("av", help="text to video with its sound, in one MP4")
+    add_generation_flags(p, default_output="out/av.mp4")
+    p = sub.add_parser("story", help="a sequence of prompts over time, one shot each")
+    add_generation_flags(p, default_output="out/story.mp4")
+
+    p = sub.add_parser("demo", help="render an example clip with sound and print its path")
+    p.add_argument("-o", "--output", default="out/demo.mp4")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--quiet", action="store_true")
+
+    p = sub.add_parser("prompt", help="build, parse and lint prompts")
+    psub = p.add_subparsers(dest="prompt_command", required=True, parser_class=_Parser)
+    q = psub.add_parser("parse", help="print the parsed prompt as JSON")
+    q.add_argument("text")
+    q = psub.add_parser("lint", help="missing layers, a better prompt, unknown words")
+    q.add_argument("text")
+    q.add_argument("--kind", choices=("audio", "video"), default=None)
+    q.add_argument("--model", default=None, help="model folder whose vocabulary to check")
+    q.add_argument("--json", action="store_true", help="print JSON instead of text")
+    q = psub.add_parser("build", help="build a layered prompt")
+    q.add_argument("kind", choices=("audio", "video"))
+    q.add_argument("layers", nargs="+", help="audio: mood details; video: scene motion style")
+    q.add_argument("--duration", type=float, default=None)
+    q.add_argument("--bpm", type=float, default=None)
+
+    p = sub.add_parser("data", help="make data sets")
+    dsub = p.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
+    q = dsub.add_parser("world", help="render a procedural-world data set")
+    q.add_argument("--kind", required=True, choices=("audio", "video", "av"))
+    q.add_argument("--count", type=int, required=True)
+    q.add_argument("--out", required=True, type=Path)
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--size", type=int, default=64)
+    q.add_argument("--fps", type=int, default=8)
+    q.add_argument("--instruments", default=None, help="comma-separated instruments to render")
+    q.add_argument("--exclude", default=None, help="comma-separated instruments to leave out")
+    q.add_argument("--heldout", default="exclude", choices=("exclude", "only", "any"))
+    q.add_argument("--workers", type=int, default=None)
+    q.add_argument("--quiet", action="store_true")
+
+    p = sub.add_parser("eval", help="measure generated files")
+    esub = p.add_subparsers(dest="eval_command", required=True, parser_class=_Parser)
+    q = esub.add_parser("check", help="analytic checkers on a file, as JSON")
+    q.add_argument("file", type=Path)
+    q.add_argument("--prompt", required=True)
+
+    p = sub.add_parser("rerun", help="regenerate an output from its sidecar JSON")
+    p.add_argument("sidecar", type=Path)
+    p.add_argument("-o", "--output", default=None)
+
+    for name, what in (
+        ("train", "train a model from a folder of captioned clips"),
+        ("finetune", "LoRA fine-tuning on a domain"),
+        ("export", "export a model to another layout"),
+        ("serve", "web UI and HTTP API"),
+    ):
+        p = sub.add_parser(name, help=what)
+        p.add_argument("args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def _split(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def _prompts(args: argparse.Namespace) -> list[str]:
+    if args.prompts_file is not None:
+        if args.prompt:
+            raise AvgenError("give either a prompt or --prompts-file, not both.")
+        try:
+            lines = args.prompts_file.read_text().splitlines()
+        except OSError as exc:
+            raise AvgenError(f"cannot read prompts file {args.prompts_file}: {exc}.") from exc
+        prompts = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+        if not prompts:
+            raise AvgenError(f"prompts file {args.prompts_file} has no prompts.")
+        return prompts
+    return [api.check_prompt(args.prompt)]
+
+
+def _generate(args: argparse.Namespace) -> list[Path]:
+    functions = {"audio": api.text_to_audio, "video": api.text_to_video}
+    functions["av"] = api.text_to_audio_video
+    kwargs: dict[str, Any] = dict(
+        negative_prompt=args.negative_prompt,
+        num_inference_steps=args.steps,
+        guidance_scale=args.guidance,
+        seed=args.seed,
+        batch=args.batch,
+        preview=args.preview,
+        device=args.device,
+        dtype=args.dtype,
+        quiet=args.quiet,
+    )
+    if args.model is not None:
+        kwargs["model"] = args.model
+    duration_key = "audio_length_in_s" if args.command == "audio" else "duration_s"
+    kwargs[duration_key] = args.duration
+    prompts = _prompts(args)
+    if args.command == "story":
+        return api.story(prompts, args.output, **kwargs)
+    paths = api.output_paths(args.output, len(prompts), 1)
+    written: list[Path] = []
+    for prompt, row in zip(prompts, paths):
+        written += functions[args.command](prompt, row[0], **kwargs)
+    return written
+
+
+def run(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    cmd = args.command
+    if cmd in ("audio", "video", "av", "story"):
+        for path in _generate(args):
+            print(path)
+    elif cmd == "demo":
+        print(api.render_demo(args.output, seed=args.seed, quiet=args.quiet))
+    elif cmd == "prompt":
+        return _prompt_command(args)
+    elif cmd == "data":
+        out = api.make_world_dataset(
+            args.kind,
+            args.count,
+            args.out,
+            seed=args.seed,
+            size=args.size,
+            fps=args.fps,
+            instruments=_split(args.instruments),
+            exclude=_split(args.exclude),
+            heldout=args.heldout,
+            workers=args.workers,
+            quiet=args.quiet,
+        )
+        print(out)
+    elif cmd == "eval":
+        print(json.dumps(api.check_file(args.file, args.prompt), indent=2))
+    elif cmd == "rerun":
+        for path in api.rerun(args.sidecar, args.output):
+            print(path)
+    else:
+        raise AvgenError(f"'avgen {cmd}' is not available yet in avgen {__version__}.")
+    return 0
+
+
+def _prompt_command(args: argparse.Namespace) -> int:
+    from avgen import prompts
+
+    if args.prompt_command == "parse":
+        print(json.dumps(api.parse_prompt(args.text), indent=2))
+    elif args.prompt_command == "lint":
+        report = api.lint_prompt(args.text, kind=args.kind, model=args.model)
+        print(json.dumps(report.to_dict(), indent=2) if args.json else report.format())
+    else:
+        if args.kind == "audio":
+            mood, details = args.layers[0], " ".join(args.layers[1:])
+            print(prompts.build_audio_prompt(mood, details, args.duration, args.bpm))
+        else:
+            scene, motion, style = (args.layers + ["", ""])[:3]
+            print(prompts.build_video_prompt(scene, motion, style))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: one sentence on stderr and exit 2 for any user error."""
+    try:
+        code = run(argv)
+    except AvgenError as exc:
+        msg = str(exc).rstrip()
+        sys.stderr.write(f"avgen: {msg}\n")
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        sys.stderr.write("avgen: interrupted.\n")
+        raise SystemExit(130) from None
+    raise SystemExit(code)
+
+
+if __name__ == "__main__":
+    main()
