@@ -55,9 +55,7 @@ class TextEncoder:
         self.dim: int = int(self.model.config.hidden_size)
         self.cache_size = cache_size
         # (prompt, max_length) -> (tokens (L_i, D) cpu float32, pooled (D,) cpu float32)
-        self._cache: OrderedDict[tuple[str, int], tuple[torch.Tensor, torch.Tensor]] = (
-            OrderedDict()
-        )
+        self._cache: OrderedDict[tuple[str, int], tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
         self._warned: set[str] = set()
 
     @classmethod

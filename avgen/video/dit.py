@@ -1,0 +1,351 @@
+"""Space-time diffusion transformer over video-VAE latents (DiT, arXiv 2212.09748; Sora).
+
+Written by us (diffusers' video transformers are far larger than this CPU budget):
+
+- patches of (pt, ph, pw) latent cells become tokens; any (F', H', W') is accepted (padded to a
+  multiple of the patch, cropped back), so one model trains and samples at native sizes and
+  lengths, as Sora does;
+- 3D rotary position embedding (RoPE, arXiv 2104.09864) with the head dimension split over the
+  t / h / w axes, so no position table fixes the size;
+- adaLN-Zero (DiT) conditioning on timestep + pooled text (+ frame rate), cross-attention on
+  the text token states with their padding mask (PixArt-alpha, arXiv 2310.00426), plus one
+  learned always-visible "null" key so an all-padding row is well defined;
+- optional per-token conditioning for image-to-video and extension: the known latent and a 0/1
+  mask are concatenated to the input channels (``cond["known"]`` (B, C, F', H', W'),
+  ``cond["known_mask"]`` (B, 1, F', H', W'); zeros when absent);
+- optional frame-rate condition ``cond["fps"]`` (float or (B,), default ``default_fps``): the
+  rate at which the clip's motion was sampled, e.g. 32 for 4x slow motion at 8 fps playback.
+
+Call contract (avgen.diffusion): ``model(x_t, t, cond) -> v``, all (B, C, F', H', W'); t (B,).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from avgen.errors import AvgenError
+from avgen.modeling import PretrainedModel
+
+
+def sinusoidal_embedding(x: Tensor, dim: int, max_period: float = 10000.0) -> Tensor:
+    """(B,) scalars -> (B, dim) sin/cos features (DiT's timestep embedding)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=x.device) / half)
+    args = x.float()[:, None] * freqs[None]  # (B, half)
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+
+
+class ScalarEmbedder(nn.Module):
+    """Scalar (B,) -> (B, hidden): sinusoidal features then a 2-layer MLP."""
+
+    def __init__(self, hidden: int, freq_dim: int = 256, scale: float = 1.0) -> None:
+        super().__init__()
+        self.freq_dim, self.scale = freq_dim, scale
+        self.mlp = nn.Sequential(nn.Linear(freq_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.mlp(sinusoidal_embedding(x * self.scale, self.freq_dim))
+
+
+def rope_angles(
+    grid: tuple[int, int, int], head_dim: int, theta: float, device: torch.device
+) -> tuple[Tensor, Tensor]:
+    """cos, sin (N, head_dim / 2) of 3D RoPE: pairs split t / h / w (h = w = pairs // 3)."""
+    pairs = head_dim // 2
+    n_h = n_w = pairs // 3
+    n_t = pairs - n_h - n_w
+    angles = []
+    for size, n in zip(grid, (n_t, n_h, n_w)):
+        freqs = theta ** (-torch.arange(n, device=device, dtype=torch.float32) / max(n, 1))
+        angles.append(torch.arange(size, device=device, dtype=torch.float32)[:, None] * freqs)
+    gt, gh, gw = grid
+    a = torch.cat(
+        [
+            angles[0][:, None, None].expand(gt, gh, gw, n_t),
+            angles[1][None, :, None].expand(gt, gh, gw, n_h),
+            angles[2][None, None, :].expand(gt, gh, gw, n_w),
+        ],
+        dim=-1,
+    ).reshape(gt * gh * gw, pairs)  # (N, pairs), tokens in (t, h, w) order
+    return a.cos(), a.sin()
+
+
+def apply_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    """Rotate (B, heads, N, head_dim) by interleaved pairs; cos/sin (N, head_dim / 2)."""
+    x1, x2 = x.unflatten(-1, (-1, 2)).unbind(-1)  # (B, heads, N, pairs) each
+    out = torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
+    return out.flatten(-2)
+
+
+def modulate(x: Tensor, shift: Tensor, scale: Tensor) -> Tensor:
+    return x * (1 + scale[:, None]) + shift[:, None]
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, hidden: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(hidden, 3 * hidden)
+        self.out = nn.Linear(hidden, hidden)
+
+    def forward(self, x: Tensor, rope: tuple[Tensor, Tensor]) -> Tensor:
+        b, n, d = x.shape
+        qkv = self.qkv(x).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)  # (B, heads, N, head_dim) each
+        q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        y = F.scaled_dot_product_attention(q, k, v)  # (B, heads, N, head_dim)
+        return self.out(y.transpose(1, 2).reshape(b, n, d))
+
+
+class CrossAttention(nn.Module):
+    def __init__(self, hidden: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.q = nn.Linear(hidden, hidden)
+        self.kv = nn.Linear(hidden, 2 * hidden)
+        self.out = nn.Linear(hidden, hidden)
+
+    def forward(self, x: Tensor, ctx: Tensor, ctx_mask: Tensor) -> Tensor:
+        b, n, d = x.shape
+        hd = d // self.heads
+        q = self.q(x).view(b, n, self.heads, hd).transpose(1, 2)  # (B, heads, N, hd)
+        kv = self.kv(ctx).view(b, ctx.shape[1], 2, self.heads, hd).permute(2, 0, 3, 1, 4)
+        k, v = kv.unbind(0)  # (B, heads, L, hd) each
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=ctx_mask[:, None, None, :])
+        return self.out(y.transpose(1, 2).reshape(b, n, d))
+
+
+class DiTBlock(nn.Module):
+    """adaLN-Zero self-attention + (unmodulated) text cross-attention + adaLN-Zero MLP."""
+
+    def __init__(self, hidden: int, heads: int, mlp_ratio: float) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6)
+        self.attn = SelfAttention(hidden, heads)
+        self.norm2 = nn.LayerNorm(hidden, eps=1e-6)
+        self.cross = CrossAttention(hidden, heads)
+        self.norm3 = nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6)
+        inner = int(hidden * mlp_ratio)
+        self.mlp = nn.Sequential(
+            nn.Linear(hidden, inner), nn.GELU(approximate="tanh"), nn.Linear(inner, hidden)
+        )
+        self.ada = nn.Linear(hidden, 6 * hidden)
+
+    def forward(
+        self, x: Tensor, c: Tensor, ctx: Tensor, ctx_mask: Tensor, rope: tuple[Tensor, Tensor]
+    ) -> Tensor:
+        sh1, sc1, g1, sh2, sc2, g2 = self.ada(F.silu(c)).chunk(6, dim=-1)  # (B, hidden) each
+        x = x + g1[:, None] * self.attn(modulate(self.norm1(x), sh1, sc1), rope)
+        x = x + self.cross(self.norm2(x), ctx, ctx_mask)
+        return x + g2[:, None] * self.mlp(modulate(self.norm3(x), sh2, sc2))
+
+
+class VideoDiT(PretrainedModel):
+    """Sora-style DiT over space-time latent patches, trained with rectified flow.
+
+    ``forward(x_t, t, cond) -> v`` with x_t (B, latent_channels, F', H', W'), t (B,) in [0, 1];
+    ``cond`` keys: ``tokens`` (B, L, text_dim), ``mask`` (B, L) bool, ``pooled`` (B, text_dim),
+    optional ``known`` / ``known_mask`` / ``fps`` (see the module docstring). Missing text keys
+    mean "no text" (only the null key is attended, pooled = 0).
+    """
+
+    def __init__(
+        self,
+        latent_channels: int = 8,
+        patch_size: tuple[int, int, int] = (1, 2, 2),
+        hidden_size: int = 256,
+        depth: int = 6,
+        num_heads: int = 4,
+        mlp_ratio: float = 4.0,
+        text_dim: int = 384,
+        known_conditioning: bool = True,
+        fps_conditioning: bool = True,
+        default_fps: float = 8.0,
+        rope_theta: float = 10000.0,
+    ) -> None:
+        super().__init__()
+        self.register_config(
+            latent_channels=latent_channels,
+            patch_size=tuple(patch_size),
+            hidden_size=hidden_size,
+            depth=depth,
+            num_heads=num_heads,
+            mlp_ratio=mlp_ratio,
+            text_dim=text_dim,
+            known_conditioning=known_conditioning,
+            fps_conditioning=fps_conditioning,
+            default_fps=default_fps,
+            rope_theta=rope_theta,
+        )
+        if hidden_size % num_heads or (hidden_size // num_heads) % 2:
+            raise AvgenError(
+                f"hidden_size={hidden_size} must split into {num_heads} heads of even size."
+            )
+        if len(patch_size) != 3 or min(patch_size) < 1:
+            raise AvgenError(f"patch_size={patch_size} is not three positive integers.")
+        self.latent_channels = latent_channels
+        self.patch_size = tuple(int(p) for p in patch_size)
+        self.hidden_size, self.num_heads, self.text_dim = hidden_size, num_heads, text_dim
+        self.known_conditioning, self.fps_conditioning = known_conditioning, fps_conditioning
+        self.default_fps, self.rope_theta = default_fps, rope_theta
+        in_ch = latent_channels * 2 + 1 if known_conditioning else latent_channels
+        patch_vol = math.prod(self.patch_size)
+
+        self.patch_embed = nn.Linear(in_ch * patch_vol, hidden_size)
+        self.t_embed = ScalarEmbedder(hidden_size, scale=1000.0)
+        self.pooled_embed = nn.Sequential(
+            nn.Linear(text_dim, hidden_size), nn.SiLU(), nn.Linear(hidden_size, hidden_size)
+        )
+        self.fps_embed = ScalarEmbedder(hidden_size, scale=100.0) if fps_conditioning else None
+        self.text_proj = nn.Sequential(nn.LayerNorm(text_dim), nn.Linear(text_dim, hidden_size))
+        self.null_token = nn.Parameter(torch.randn(1, 1, hidden_size) * 0.02)
+        self.blocks = nn.ModuleList(
+            DiTBlock(hidden_size, num_heads, mlp_ratio) for _ in range(depth)
+        )
+        self.final_norm = nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6)
+        self.final_ada = nn.Linear(hidden_size, 2 * hidden_size)
+        self.final = nn.Linear(hidden_size, latent_channels * patch_vol)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        """DiT init: xavier linears; adaLN, cross-attention output and final layer at zero."""
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+        for block in self.blocks:
+            for layer in (block.ada, block.cross.out):
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
+        for layer in (self.final_ada, self.final):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    # ---- patches -------------------------------------------------------------------------
+    def patchify(self, x: Tensor) -> tuple[Tensor, tuple[int, int, int]]:
+        """(B, C, F, H, W) -> tokens (B, N, C * pt * ph * pw) and the grid (F/pt, H/ph, W/pw)."""
+        pt, ph, pw = self.patch_size
+        b, c, f, h, w = x.shape
+        pads = (-w % pw, -h % ph, -f % pt)
+        if any(pads):
+            x = F.pad(x, (0, pads[0], 0, pads[1], 0, pads[2]))
+        gt, gh, gw = (f + pads[2]) // pt, (h + pads[1]) // ph, (w + pads[0]) // pw
+        x = x.reshape(b, c, gt, pt, gh, ph, gw, pw)
+        x = x.permute(0, 2, 4, 6, 1, 3, 5, 7)  # (B, gt, gh, gw, C, pt, ph, pw)
+        return x.reshape(b, gt * gh * gw, c * pt * ph * pw), (gt, gh, gw)
+
+    def unpatchify(self, tokens: Tensor, grid: tuple[int, int, int], shape: torch.Size) -> Tensor:
+        """tokens (B, N, C * pt * ph * pw) -> (B, C, F, H, W) cropped to ``shape``."""
+        pt, ph, pw = self.patch_size
+        gt, gh, gw = grid
+        b, c = tokens.shape[0], self.latent_channels
+        x = tokens.reshape(b, gt, gh, gw, c, pt, ph, pw)
+        x = x.permute(0, 4, 1, 5, 2, 6, 3, 7)  # (B, C, gt, pt, gh, ph, gw, pw)
+        x = x.reshape(b, c, gt * pt, gh * ph, gw * pw)
+        return x[:, :, : shape[2], : shape[3], : shape[4]]
+
+    # ---- conditioning --------------------------------------------------------------------
+    def _batch_scalar(self, value: Any, b: int, ref: Tensor, name: str) -> Tensor:
+        v = torch.as_tensor(value, dtype=ref.dtype, device=ref.device)
+        if v.ndim == 0:
+            v = v.expand(b)
+        if v.shape != (b,):
+            raise AvgenError(f"{name} has shape {tuple(v.shape)}; expected a scalar or ({b},).")
+        return v
+
+    def _text(self, cond: Mapping[str, Any], b: int, ref: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """-> context (B, 1 + L, hidden), its mask (B, 1 + L) bool, pooled (B, text_dim)."""
+        null = self.null_token.to(ref.dtype).expand(b, 1, -1)
+        ones = torch.ones(b, 1, dtype=torch.bool, device=ref.device)
+        tokens = cond.get("tokens")
+        if tokens is None:
+            ctx, mask = null, ones
+        else:
+            if tokens.ndim != 3 or tokens.shape[0] != b or tokens.shape[2] != self.text_dim:
+                raise AvgenError(
+                    f"cond['tokens'] has shape {tuple(tokens.shape)}; expected "
+                    f"({b}, L, {self.text_dim})."
+                )
+            tmask = cond.get("mask")
+            if tmask is None:
+                tmask = torch.ones(tokens.shape[:2], dtype=torch.bool, device=ref.device)
+            ctx = torch.cat([null, self.text_proj(tokens.to(ref.dtype))], dim=1)
+            mask = torch.cat([ones, tmask.to(device=ref.device, dtype=torch.bool)], dim=1)
+        pooled = cond.get("pooled")
+        if pooled is None:
+            pooled = torch.zeros(b, self.text_dim, dtype=ref.dtype, device=ref.device)
+        return ctx, mask, pooled.to(ref.dtype)
+
+    def _input(self, x: Tensor, cond: Mapping[str, Any]) -> Tensor:
+        """Concatenate known latent and known mask channels (zeros when absent)."""
+        if not self.known_conditioning:
+            return x
+        known, kmask = cond.get("known"), cond.get("known_mask")
+        if known is None or kmask is None:
+            known = torch.zeros_like(x)
+            kmask = torch.zeros_like(x[:, :1])
+        if known.shape != x.shape or kmask.shape != (x.shape[0], 1, *x.shape[2:]):
+            raise AvgenError(
+                f"cond['known'] {tuple(known.shape)} / cond['known_mask'] {tuple(kmask.shape)} "
+                f"do not fit the latent {tuple(x.shape)} (mask has 1 channel)."
+            )
+        kmask = kmask.to(x.dtype)
+        return torch.cat([x, known.to(x.dtype) * kmask, kmask], dim=1)  # (B, 2C + 1, F, H, W)
+
+    # ---- forward -------------------------------------------------------------------------
+    def forward(self, x: Tensor, t: Tensor, cond: Mapping[str, Any] | None = None) -> Tensor:
+        """Velocity prediction v (B, C, F', H', W') for x_t at times t (B,)."""
+        cond = cond or {}
+        if x.ndim != 5 or x.shape[1] != self.latent_channels:
+            raise AvgenError(
+                f"latent of shape {tuple(x.shape)} is not (B, {self.latent_channels}, F', H', W')."
+            )
+        b = x.shape[0]
+        t = self._batch_scalar(t, b, x, "t")
+        tokens, grid = self.patchify(self._input(x, cond))  # (B, N, in_ch * patch_vol)
+        h = self.patch_embed(tokens)  # (B, N, hidden)
+        ctx, ctx_mask, pooled = self._text(cond, b, x)
+        c = self.t_embed(t) + self.pooled_embed(pooled)  # (B, hidden)
+        if self.fps_embed is not None:
+            fps = self._batch_scalar(cond.get("fps", self.default_fps), b, x, "cond['fps']")
+            c = c + self.fps_embed(torch.log2(fps.clamp_min(1e-3)))
+        rope = rope_angles(grid, self.hidden_size // self.num_heads, self.rope_theta, x.device)
+        for block in self.blocks:
+            h = block(h, c, ctx, ctx_mask, rope)
+        sh, sc = self.final_ada(F.silu(c)).chunk(2, dim=-1)
+        out = self.final(modulate(self.final_norm(h), sh, sc))  # (B, N, C * patch_vol)
+        return self.unpatchify(out, grid, x.shape)
+
+
+def random_known_condition(
+    x0: Tensor,
+    generator: torch.Generator | None = None,
+    *,
+    p_image: float = 0.2,
+    p_extend: float = 0.2,
+    max_context: int = 2,
+) -> dict[str, Tensor]:
+    """Training helper: per sample, reveal nothing, the first latent frame (image-to-video, with
+    probability p_image) or the first 1..max_context latent frames (extension, p_extend).
+
+    Returns ``{"known": x0 * mask, "known_mask": (B, 1, F', H', W')}`` to merge into ``cond``.
+    """
+    b, _, f = x0.shape[:3]
+    u = torch.rand(b, generator=generator).tolist()
+    lengths = torch.randint(1, max(2, max_context + 1), (b,), generator=generator).tolist()
+    mask = torch.zeros(b, 1, *x0.shape[2:], dtype=x0.dtype, device=x0.device)
+    for i in range(b):
+        if u[i] < p_image:
+            n = 1
+        elif u[i] < p_image + p_extend:
+            n = min(lengths[i], f - 1)
+        else:
+            n = 0
+        mask[i, :, :n] = 1.0
+    return {"known": x0 * mask, "known_mask": mask}
