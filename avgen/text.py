@@ -74,7 +74,9 @@ class TextEncoder:
         self.model.to(self.device)
         return self
 
-    def _encode_uncached(self, prompts: list[str], max_length: int) -> None:
+    def _encode_uncached(
+        self, prompts: list[str], max_length: int
+    ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         full_lengths = [len(ids) for ids in self.tokenizer(prompts)["input_ids"]]
         for prompt, full in zip(prompts, full_lengths):
             if full > max_length and prompt not in self._warned:
@@ -93,12 +95,15 @@ class TextEncoder:
         m = mask.unsqueeze(-1).float()
         pooled = (hidden * m).sum(1) / m.sum(1).clamp_min(1.0)
         pooled = F.normalize(pooled, dim=-1)  # (B, D)
+        fresh = {}
         for i, prompt in enumerate(prompts):
             n = int(mask[i].sum())
-            self._cache[(prompt, max_length)] = (hidden[i, :n].cpu(), pooled[i].cpu())
+            fresh[prompt] = (hidden[i, :n].cpu(), pooled[i].cpu())
+            self._cache[(prompt, max_length)] = fresh[prompt]
             self._cache.move_to_end((prompt, max_length))
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
+        return fresh
 
     def encode(self, prompts: list[str] | str, max_length: int = 64) -> dict[str, torch.Tensor]:
         """Encode prompts: tokens (B, L, D) float, mask (B, L) bool, pooled (B, D) unit-norm.
@@ -113,12 +118,14 @@ class TextEncoder:
         if max_length < 2:
             raise AvgenError(f"max_length={max_length} is too small; use 2 or more.")
         missing = list(dict.fromkeys(p for p in prompts if (p, max_length) not in self._cache))
-        if missing:
-            self._encode_uncached(missing, max_length)
+        fresh = self._encode_uncached(missing, max_length) if missing else {}
         entries = []
         for p in prompts:
-            entries.append(self._cache[(p, max_length)])
-            self._cache.move_to_end((p, max_length))
+            if p in fresh:
+                entries.append(fresh[p])
+            else:
+                entries.append(self._cache[(p, max_length)])
+                self._cache.move_to_end((p, max_length))
         length = max(e[0].shape[0] for e in entries)
         tokens = torch.zeros(len(prompts), length, self.dim)  # (B, L, D)
         mask = torch.zeros(len(prompts), length, dtype=torch.bool)  # (B, L)

@@ -11,6 +11,15 @@ from avgen.errors import AvgenError
 from avgen.text import TextEncoder
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models run fastest on one thread (and far faster when other jobs share the CPU)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def encoder() -> TextEncoder:
     return TextEncoder.from_default()

@@ -1,7 +1,8 @@
 """Contrastive text-audio model in CLAP's role (arXiv 2206.04769), plus the FAD distance.
 
-Audio side: a small strided CNN over the normalised log-mel, frequency pooled, then attention
-pooling over time (padding-aware) -> projection -> 256-d unit vector. Text side: the frozen
+Audio side: a small strided CNN over the normalised log-mel, its frequency rows mixed per
+frame by a linear layer (keeping where in the spectrum things are), then attention pooling
+over time (padding-aware) -> projection -> 256-d unit vector. Text side: the frozen
 MiniLM pooled sentence embedding (a tensor from ``avgen.text``; the encoder itself is not part
 of this model) -> MLP -> 256-d unit vector. Learnable temperature (CLIP's logit scale, init
 1/0.07, capped at 100) and symmetric InfoNCE. ``frechet_distance`` is the Frechet Audio
@@ -65,6 +66,8 @@ class CLAP(PretrainedModel):
             cin = c
         self.stages = nn.Sequential(*stages)
         width = cin
+        # frequency rows are kept apart (register and timbre live there), then mixed per frame
+        self.freq_mix = nn.Linear(cin * -(-n_mels // self.stride), width)
         self.pool_score = nn.Linear(width, 1)
         self.audio_proj = nn.Sequential(
             nn.Linear(2 * width, embed_dim), nn.GELU(), nn.Linear(embed_dim, embed_dim)
@@ -89,7 +92,8 @@ class CLAP(PretrainedModel):
         if mel.shape[-1] < self.stride:
             raise AvgenError(f"mel has {mel.shape[-1]} frames; give at least {self.stride}.")
         h = self.stages(mel)  # (B, W, n_mels / s, F')
-        h = h.mean(dim=2).transpose(1, 2)  # (B, F', W)
+        h = h.flatten(1, 2).transpose(1, 2)  # (B, F', W * n_mels / s)
+        h = F.gelu(self.freq_mix(h))  # (B, F', W)
         score = self.pool_score(h).squeeze(-1)  # (B, F')
         if frame_mask is not None:
             steps = h.shape[1]

@@ -143,16 +143,15 @@ def _velocity(
     x: torch.Tensor,
     t: float,
     cond: Cond,
-    uncond: Cond | None,
+    both: Cond | None,
     guidance_scale: float,
     guided: bool,
 ) -> torch.Tensor:
-    """One (possibly guided) velocity evaluation; CFG = cond and uncond in one batch."""
+    """One (possibly guided) velocity evaluation; ``both`` = cond and uncond in one batch."""
     b = x.shape[0]
     if not guided:
         return model(x, torch.full((b,), t, device=x.device, dtype=x.dtype), cond)
-    assert uncond is not None
-    both = concat_conditions(cond, uncond)
+    assert both is not None
     tt = torch.full((2 * b,), t, device=x.device, dtype=x.dtype)
     v_c, v_u = model(torch.cat([x, x]), tt, both).chunk(2)
     return v_u + guidance_scale * (v_c - v_u)
@@ -195,6 +194,8 @@ def sample(
         raise AvgenError(f"sampler method {method!r} is unknown; use 'euler' or 'heun'.")
     if not 0.0 < t_start <= 1.0:
         raise AvgenError(f"t_start={t_start} is outside (0, 1]; 1 starts from pure noise.")
+    if t_start < 1.0 and x_init is None:
+        raise AvgenError(f"t_start={t_start} needs x_init (the latent to start from).")
     if guidance_scale != 1.0 and uncond is None:
         raise AvgenError(f"guidance_scale={guidance_scale} needs an unconditional condition.")
     if device is None:
@@ -216,16 +217,17 @@ def sample(
             return keep * ((1 - t) * known + t * noise) + (1 - keep) * x
 
         x = replace(x, float(times[0]))
+    both = concat_conditions(cond, uncond) if uncond is not None else None
     lo, hi = guidance_interval
     total = len(times) - 1
     for i in range(total):
         t, t_next = float(times[i]), float(times[i + 1])
         guided = guidance_scale != 1.0 and lo <= t <= hi
-        v = _velocity(model, x, t, cond, uncond, guidance_scale, guided)
+        v = _velocity(model, x, t, cond, both, guidance_scale, guided)
         x_next = x + (t_next - t) * v
         if method == "heun" and t_next > 0:
             g2 = guidance_scale != 1.0 and lo <= t_next <= hi
-            v2 = _velocity(model, x_next, t_next, cond, uncond, guidance_scale, g2)
+            v2 = _velocity(model, x_next, t_next, cond, both, guidance_scale, g2)
             x_next = x + (t_next - t) * 0.5 * (v + v2)
         x = x_next
         if inpaint is not None:

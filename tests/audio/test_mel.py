@@ -21,6 +21,15 @@ from avgen.audio.vocoder import waveform_errors
 from avgen.errors import AvgenError
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models run fastest on one thread (and far faster when other jobs share the CPU)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def sine(freq: float, seconds: float = 1.0, amp: float = 0.5) -> torch.Tensor:
     t = torch.arange(int(16000 * seconds)) / 16000
     return amp * torch.sin(2 * math.pi * freq * t)
@@ -33,7 +42,7 @@ def test_slaney_scale_and_filterbank():
     fb = mel_filterbank()
     assert fb.shape == (64, 513)
     assert (fb >= 0).all() and (fb.sum(1) > 0).all()
-    assert fb[:, 257:].sum() == 0  # nothing above fmax = 8 kHz... (bin 256 is 4 kHz? no: 8 kHz)
+    assert fb[:, -1].sum() == 0  # the top filter ends at fmax = 8 kHz, the last FFT bin
 
 
 @pytest.mark.parametrize("samples", [16000, 16000 + 80, 64000, 3 * 16000 + 159])
@@ -45,14 +54,18 @@ def test_shapes_for_several_lengths(samples):
 
 def test_sine_peaks_in_the_right_bin_and_silence_is_minus_one():
     fe = MelFrontEnd()
-    centres = mel_to_hz(
-        torch.linspace(hz_to_mel(torch.tensor(0.0)), hz_to_mel(torch.tensor(8000.0)), 66)
-    )[1:-1]
+    fb = mel_filterbank()
+    mel_pts = torch.linspace(0.0, float(hz_to_mel(torch.tensor(8000.0))), 66)
+    centres = mel_to_hz(mel_pts)[1:-1]  # (64,) filter centres in Hz
     for freq in (250.0, 1000.0, 4000.0):
         mel = fe(sine(freq)[None])[0, 0]  # (64, F)
         peak = int(mel[:, 10:-10].mean(1).argmax())
-        assert peak == int((centres - freq).abs().argmin()), freq
+        # the filter with the largest weight at that frequency, one of the two nearest centres
+        assert peak == int(fb[:, round(freq / 15.625)].argmax()), freq
+        assert abs(peak - int((centres - freq).abs().argmin())) <= 1
         assert 0.3 < float(mel.max()) < 1.2
+    one_k = fe(sine(1000.0)[None])[0, 0].mean(1)
+    assert abs(float(centres[int(one_k.argmax())]) - 1000.0) < 40.0
     silence = fe(torch.zeros(1, 16000))
     assert torch.allclose(silence, torch.full_like(silence, (math.log(1e-5) + 4.5) / 7))
     assert float(silence.max()) == pytest.approx(-1.0, abs=0.01)
@@ -78,7 +91,8 @@ def test_griffin_lim_length(frames):
 
 def test_griffin_lim_reconstructs_a_tone():
     fe = MelFrontEnd()
-    target = (sine(440.0) + sine(1320.0, amp=0.2))[None]
+    noise = torch.randn(16000, generator=torch.Generator().manual_seed(1))
+    target = (sine(440.0) + sine(1320.0, amp=0.2) + 0.01 * noise)[None]
     g = torch.Generator().manual_seed(0)
     rebuilt = griffin_lim(fe(target), n_iter=32, front_end=fe, generator=g)
     again = griffin_lim(
@@ -87,4 +101,4 @@ def test_griffin_lim_reconstructs_a_tone():
     assert torch.equal(rebuilt, again)
     good = waveform_errors(rebuilt, target, fe)["mel_error"]
     bad = waveform_errors(torch.randn_like(target) * 0.1, target, fe)["mel_error"]
-    assert good < 0.5 < bad
+    assert good < 0.5 and bad > 1.5

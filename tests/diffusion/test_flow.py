@@ -16,6 +16,15 @@ from avgen.diffusion import (
 from avgen.errors import AvgenError
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models run fastest on one thread (and far faster when other jobs share the CPU)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 class PointModel(nn.Module):
     """The exact velocity for data that is one point c = cond["c"]: v = (x - c) / t."""
 
@@ -230,7 +239,9 @@ def test_sdedit_start_from_x_init():
     out = sample(m, (2, 4), {"c": c}, num_inference_steps=3, x_init=x_init, t_start=0.5)
     assert torch.allclose(out, c, atol=1e-5)
     with pytest.raises(AvgenError):
-        sample(zero, (2, 4), {}, num_inference_steps=3, t_start=1.5)
+        sample(zero, (2, 4), {}, num_inference_steps=3, x_init=x_init, t_start=1.5)
+    with pytest.raises(AvgenError):
+        sample(zero, (2, 4), {}, num_inference_steps=3, t_start=0.5)
 
 
 def test_concat_conditions_pads_and_copies_missing_keys():
