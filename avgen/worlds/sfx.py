@@ -31,7 +31,7 @@ NOISY_SFX = ("rain", "wind", "thunder", "thunderstorm", "ocean waves", "fire", "
 TONAL_SFX = ("siren", "alarm", "bell")
 # Effects with a steady beat, and effects whose level is steady enough for fades to be judged.
 TEMPO_SFX = ("clock", "footsteps")
-STEADY_SFX = ("rain", "wind", "fire", "clock", "footsteps", "siren", "alarm", "applause")
+STEADY_SFX = ("rain", "fire", "clock", "footsteps", "siren", "alarm", "applause")
 
 
 # ----------------------------------------------------------------------------- building blocks
@@ -112,9 +112,9 @@ def _ring(sr: int, dur: float, freq: float, tau: float) -> np.ndarray:
     return np.sin(2 * np.pi * freq * t) * np.exp(-t / tau)
 
 
-def _brown(n: int, rng: np.random.Generator, sr: int) -> np.ndarray:
-    x = np.cumsum(rng.standard_normal(n))
-    return _filt(x, "highpass", 20.0, sr)
+def _rumble(n: int, rng: np.random.Generator, sr: int, top_hz: float) -> np.ndarray:
+    """Broadband low rumble: white noise band-passed from 30 Hz to ``top_hz``."""
+    return _filt(rng.standard_normal(n), "bandpass", (30.0, top_hz), sr)
 
 
 def _grid(start: float, period: float, duration: float) -> np.ndarray:
@@ -205,7 +205,7 @@ def _thunder_claps(n: int, sr: int, rng: np.random.Generator) -> tuple[np.ndarra
         t = np.arange(m) / sr
         crack = _filt(rng.standard_normal(m), "lowpass", 4000.0, sr)
         crack *= np.exp(-t / rng.uniform(0.04, 0.12))
-        rumble = _filt(_brown(m, rng, sr), "lowpass", rng.uniform(150.0, 250.0), sr, order=4)
+        rumble = _rumble(m, rng, sr, rng.uniform(250.0, 400.0))
         rumble /= np.std(rumble) + 1e-12
         env = np.minimum(t / 0.1, 1.0) * np.exp(-t / rng.uniform(0.8, 2.0))
         env *= 0.6 + 0.4 * _lfo(m, sr, rng, 2.5)  # rolling
@@ -247,7 +247,7 @@ def _ocean(n: int, sr: int, rng: np.random.Generator, bpm: float | None) -> Resu
 
 def _fire(n: int, sr: int, rng: np.random.Generator, bpm: float | None) -> Result:
     dur = n / sr
-    bed = _filt(_brown(n, rng, sr), "lowpass", 400.0, sr)
+    bed = _rumble(n, rng, sr, 500.0)
     bed *= (0.5 + 0.5 * _lfo(n, sr, rng, 1.0)) / (np.std(bed) + 1e-12)
     k = rng.poisson(rng.uniform(10.0, 25.0) * dur)
     click = _filt(_burst(rng, sr, 0.006, 0.0008), "highpass", 2000.0, sr)
@@ -304,7 +304,9 @@ def _alarm(n: int, sr: int, rng: np.random.Generator, bpm: float | None) -> Resu
     times = _grid(rng.uniform(0.0, 0.1), 2 * ALARM_ON_S, dur)
     beep = np.sin(2 * np.pi * ALARM_HZ * t[: int(ALARM_ON_S * sr)])
     beep += 0.3 * np.sin(2 * np.pi * 3 * ALARM_HZ * t[: beep.size])
-    edge = np.minimum(1.0, np.minimum(np.arange(beep.size), np.arange(beep.size)[::-1]) / (0.005 * sr))
+    edge = np.minimum(
+        1.0, np.minimum(np.arange(beep.size), np.arange(beep.size)[::-1]) / (0.005 * sr)
+    )
     return _place(n, beep * edge, times, np.ones(len(times)), sr), _events(times, "beep"), None
 
 
