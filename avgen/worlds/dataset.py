@@ -228,7 +228,9 @@ def _run_pool(jobs: list[tuple[dict, int, str]], workers: int) -> Iterator[str]:
             yield _work(job)
         return
     # one thread per worker process: the clips are the parallelism
-    saved = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    saved = {
+        k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    }
     for k in saved:
         os.environ[k] = "1"
     try:
@@ -279,7 +281,9 @@ def write_world_dataset(
         return out  # already complete
     todo = [(request, i, str(out)) for i in range(count) if i not in done]
     with (
-        tqdm(total=count, initial=len(done), disable=quiet, desc=f"{kind} clips", unit="clip") as bar,
+        tqdm(
+            total=count, initial=len(done), disable=quiet, desc=f"{kind} clips", unit="clip"
+        ) as bar,
         open(out / PARTIAL, "a") as partial,
     ):
         for line in _run_pool(todo, workers):
