@@ -149,6 +149,9 @@ class DiTBlock(nn.Module):
 class VideoDiT(PretrainedModel):
     """Sora-style DiT over space-time latent patches, trained with rectified flow.
 
+    Defaults (5.3M parameters, head size 64) are sized for CPU training: a 64x64x33 clip through
+    the 4x VAE is a 9x16x16 latent, i.e. 576 tokens with patch (1, 2, 2).
+
     ``forward(x_t, t, cond) -> v`` with x_t (B, latent_channels, F', H', W'), t (B,) in [0, 1];
     ``cond`` keys: ``tokens`` (B, L, text_dim), ``mask`` (B, L) bool, ``pooled`` (B, text_dim),
     optional ``known`` / ``known_mask`` / ``fps`` (see the module docstring). Missing text keys
@@ -159,9 +162,9 @@ class VideoDiT(PretrainedModel):
         self,
         latent_channels: int = 8,
         patch_size: tuple[int, int, int] = (1, 2, 2),
-        hidden_size: int = 256,
+        hidden_size: int = 192,
         depth: int = 6,
-        num_heads: int = 4,
+        num_heads: int = 3,
         mlp_ratio: float = 4.0,
         text_dim: int = 384,
         known_conditioning: bool = True,
@@ -334,7 +337,8 @@ def random_known_condition(
     """Training helper: per sample, reveal nothing, the first latent frame (image-to-video, with
     probability p_image) or the first 1..max_context latent frames (extension, p_extend).
 
-    Returns ``{"known": x0 * mask, "known_mask": (B, 1, F', H', W')}`` to merge into ``cond``.
+    Returns ``{"known": x0 * mask, "known_mask": (B, 1, F', H', W')}`` to merge into ``cond``;
+    pass ``mask=1 - known_mask`` to ``flow_matching_loss`` so revealed frames are not scored.
     """
     b, _, f = x0.shape[:3]
     u = torch.rand(b, generator=generator).tolist()

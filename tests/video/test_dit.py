@@ -142,6 +142,14 @@ def test_save_load_round_trip_and_foreign_refused(tmp_path):
         VideoDiT.from_pretrained(tmp_path / "v")
 
 
+def test_defaults_fit_minilm_and_the_vae():
+    from avgen.text import MINILM_DIM
+
+    model = VideoDiT()
+    assert model.text_dim == MINILM_DIM
+    assert model.latent_channels == VideoVAE().latent_channels
+
+
 def test_bad_inputs_raise():
     model = tiny_dit()
     with pytest.raises(AvgenError, match="latent"):
