@@ -14,7 +14,7 @@ structure colours below are this renderer's choice and every one of them keeps a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -178,7 +178,11 @@ def paint_static(lay: SceneLayout, x_left: float, width_fw: float, px_per_fw: fl
             draw.polygon([(ax, ay), (bx, by), (cx, by)], fill=PEAK_RGB)
             f = 0.35  # snow cap: the top 35% of the peak
             draw.polygon(
-                [(ax, ay), (ax - f * (ax - bx), ay + f * (by - ay)), (ax + f * (cx - ax), ay + f * (by - ay))],
+                [
+                    (ax, ay),
+                    (ax - f * (ax - bx), ay + f * (by - ay)),
+                    (ax + f * (cx - ax), ay + f * (by - ay)),
+                ],
                 fill=CAP_RGB,
             )
     if lay.peaks:
@@ -192,7 +196,10 @@ def paint_static(lay: SceneLayout, x_left: float, width_fw: float, px_per_fw: fl
             (ax, ay) = px(x, y)
             h = size * s
             draw.polygon([(ax - 0.5 * h, ay), (ax - 0.15 * h, ay - h), (ax, ay)], fill=TUFT_RGB)
-            draw.polygon([(ax - 0.1 * h, ay), (ax + 0.3 * h, ay - 0.8 * h), (ax + 0.45 * h, ay)], fill=TUFT_RGB)
+            draw.polygon(
+                [(ax - 0.1 * h, ay), (ax + 0.3 * h, ay - 0.8 * h), (ax + 0.45 * h, ay)],
+                fill=TUFT_RGB,
+            )
     for x, y, length in lay.ripples:
         if visible(x, x + length):
             (ax, ay), (bx, _) = px(x, y), px(x + length, y)
@@ -200,8 +207,15 @@ def paint_static(lay: SceneLayout, x_left: float, width_fw: float, px_per_fw: fl
     return img
 
 
-def draw_windows(draw: ImageDraw.ImageDraw, lay: SceneLayout, lit: np.ndarray, x_left: float,
-                 px_per_fw: float, zoom: float = 1.0, centre: tuple[float, float] = (0, 0)) -> None:
+def draw_windows(
+    draw: ImageDraw.ImageDraw,
+    lay: SceneLayout,
+    lit: np.ndarray,
+    x_left: float,
+    px_per_fw: float,
+    zoom: float = 1.0,
+    centre: tuple[float, float] = (0, 0),
+) -> None:
     """Draw the lit city windows (``lit`` (n,) bool) into ``draw``; zoom about ``centre`` (px)."""
     s = px_per_fw
     for (x0, y0, x1, y1), on in zip(lay.windows, lit):
@@ -230,8 +244,15 @@ def windows_lit(lay: SceneLayout, t: float, flicker: bool) -> np.ndarray:
     return (h - np.floor(h)) > 0.35
 
 
-def draw_waves(draw: ImageDraw.ImageDraw, lay: SceneLayout, t: float, x_left: float,
-               px_per_fw: float, zoom: float = 1.0, centre: tuple[float, float] = (0, 0)) -> None:
+def draw_waves(
+    draw: ImageDraw.ImageDraw,
+    lay: SceneLayout,
+    t: float,
+    x_left: float,
+    px_per_fw: float,
+    zoom: float = 1.0,
+    centre: tuple[float, float] = (0, 0),
+) -> None:
     """Draw the ocean's wave crests, each bobbing on its own phase, at scene time ``t`` (s)."""
     s = px_per_fw
     amp = 0.012 * lay.aspect
@@ -270,8 +291,9 @@ def sample_particles(kind: str, aspect: float, rng: np.random.Generator) -> Part
     return ParticleField(kind, x, y, v, rng.uniform(0, 2 * np.pi, n))
 
 
-def draw_particles(img: Image.Image, pf: ParticleField, t: float, aspect: float,
-                   px_per_fw: float) -> Image.Image:
+def draw_particles(
+    img: Image.Image, pf: ParticleField, t: float, aspect: float, px_per_fw: float
+) -> Image.Image:
     """Particles at scene time ``t`` over ``img`` (screen space; the camera does not move them)."""
     s = px_per_fw
     span = aspect + 0.1
@@ -329,7 +351,7 @@ def colour_distance(a: tuple[int, ...], b: tuple[int, ...]) -> float:
     return float(np.linalg.norm(np.subtract(a, b, dtype=np.float64)))
 
 
-@lru_cache(maxsize=None)
+@cache
 def visible_colours(scene: str, particles: tuple[str, ...] = ()) -> tuple[str, ...]:
     """Object colours that stay visible over ``scene`` (WORLD.md: no invisible colour pairs).
 
