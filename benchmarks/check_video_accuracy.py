@@ -209,6 +209,16 @@ def main(argv: list[str] | None = None) -> int:
             "",
             *neg_rows,
             "",
+            "## Scope",
+            "",
+            "The clips are MotionWorld's own: exact colours, flat shapes, no compression. The "
+            "checker was tuned on other seed ranges (2,000,000 to 5,000,299) and is reported "
+            "here on fresh seeds. Accuracy on imperfect generated video (colour drift, blur, "
+            "codec noise) is not measured here; expect it to be lower, mostly for shape, "
+            "gravity, particles and the camera. Not measurable: directions and translation "
+            "speeds under a moving camera (WORLD.md), the spin of a disc, a camera move over "
+            "a featureless backdrop (dark without stars, gray, sky).",
+            "",
         ]
     )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
