@@ -135,6 +135,24 @@ _EXTRA_READINGS: dict[str, tuple[str, str]] = {
     "falling": ("pitch_direction", "falling"),
     "gently drifting": ("motion", "move"),  # a speed phrase that also names the motion
 }
+# Finite verb forms of the motions (3rd person singular and plural, as MotionWorld's layered
+# captions write them: "A red square circles.", "Two balls slowly float up."). Several are also
+# nouns or music words ("a drum roll", "a beat drop", "rests"), so they are read as the motion
+# only right after an object noun or a speed adverb (``_verbs``); "circle(s)" there too.
+_MOTION_VERBS: dict[str, tuple[str, ...]] = {
+    "move": tuple("moves move slides slide glides glide drifts drift rolls roll".split()),
+    "bounce": ("bounces", "bounce"),
+    "fall": ("falls", "fall", "drops", "drop"),
+    "rise": ("rises", "rise", "floats up", "float up"),
+    "spin": ("spins", "spin", "rotates", "rotate"),
+    "grow": ("grows", "grow", "expands", "expand"),
+    "shrink": ("shrinks", "shrink"),
+    "circle": ("orbits", "orbit"),
+    "still": ("rests", "rest", "sits still", "sit still", "stands still", "stand still"),
+}
+# Phrases that only restate a motion ("bouncing up and down" is the bounce, not a direction):
+# read as a video hint, so they set no direction.
+_RESTATED = ("up and down",)
 # Side chosen when neither the clause nor the prompt tells ("scene only with a video context").
 _DEFAULT_SIDE = {(w,): "video" for w in ("dark", "ocean", "sea", "cinematic")}
 
@@ -194,6 +212,11 @@ def _build_lexicon() -> dict[tuple[str, ...], tuple[Reading, ...]]:
                 lexicon.setdefault(_phrase(w), []).append((category, key))
     for w, reading in _EXTRA_READINGS.items():
         lexicon[_phrase(w)].append(reading)
+    for key, verbs in _MOTION_VERBS.items():
+        for w in verbs:  # only where no table has the phrase already
+            lexicon.setdefault(_phrase(w), [("verb", key)])
+    for w in _RESTATED:
+        lexicon.setdefault(_phrase(w), [("hint", "video")])
     return {p: tuple(dict.fromkeys(rs)) for p, rs in lexicon.items()}
 
 
@@ -424,10 +447,51 @@ def _build_objects(matches: list[_Match]) -> list[ParsedObject]:
     return objects[: vocab.MAX_OBJECTS]
 
 
-def _tempo_class(bpm: float) -> str:
-    """The nearest class of vocab.TEMPO_CLASS_RANGES (distance 0 inside a range)."""
+def tempo_class_of(bpm: float) -> str:
+    """The nearest class of vocab.TEMPO_CLASS_RANGES (distance 0 inside a range).
+
+    The one BPM -> class rule: the parser reads "175 BPM" with it and the audio checker
+    classifies a measured tempo with it ("fast" from about 115 BPM up, "slow" below 85).
+    """
     ranges = vocab.TEMPO_CLASS_RANGES
     return min(ranges, key=lambda c: max(ranges[c][0] - bpm, bpm - ranges[c][1], 0))
+
+
+def _adjacent(a: _Match, b: _Match) -> bool:
+    """``b`` follows ``a`` directly in the same clause."""
+    return a.chunk == b.chunk and a.start + len(a.words) == b.start
+
+
+def _verbs(matches: list[_Match]) -> list[_Match]:
+    """Read finite motion verbs in context: "A big red square circles.", "Two balls drop."
+
+    A verb form of ``_MOTION_VERBS`` right after an object noun or a speed word (same clause)
+    is the motion; elsewhere it is dropped ("a drum roll", "a beat drop"), and so is a direction
+    right after it ("as snowfall drifts down" gives no object a direction). A bare
+    "circle"/"circles" right after an object noun (or noun and adverb) is the motion too;
+    elsewhere it stays a shape ("a square and a blue circle" keeps two objects).
+    """
+    out: list[_Match] = []
+    dropped: list[_Match] = []
+    for m in matches:
+        prev = out[-1] if out else None
+        after = {c for c, _ in prev.readings} if prev and _adjacent(prev, m) else set()
+        verb = next((k for c, k in m.readings if c == "verb"), None)
+        if verb is not None:
+            if after & {"shape", "speed"}:
+                out.append(replace(m, readings=(("motion", verb),)))
+            else:
+                dropped.append(m)
+            continue
+        if dropped and _adjacent(dropped[-1], m) and {c for c, _ in m.readings} == {"direction"}:
+            dropped.append(m)  # "as snowfall drifts down": the snow's direction, not an object's
+            continue
+        noun_adverb = "speed" in after and len(out) > 1 and _adjacent(out[-2], out[-1])
+        noun_adverb = noun_adverb and any(c == "shape" for c, _ in out[-2].readings)
+        if m.words in (("circle",), ("circles",)) and ("shape" in after or noun_adverb):
+            m = replace(m, readings=(("motion", "circle"),))
+        out.append(m)
+    return out
 
 
 def _analyse(text: str) -> tuple[ParsedPrompt, list[_Match]]:
@@ -435,10 +499,14 @@ def _analyse(text: str) -> tuple[ParsedPrompt, list[_Match]]:
         raise AvgenError(f"a prompt must be a string, got {type(text).__name__}")
     rest, duration, bpm = _extract_numbers(text.lower())
     raw, unknown = _scan(rest)
-    matches = _resolve(raw, bpm is not None)
+    matches = _resolve(_verbs(raw), bpm is not None)
     p = ParsedPrompt(text=text, duration_s=duration, tempo_bpm=bpm, unknown_words=unknown)
+    # "soft music in the background": the loudness of a background layer, not of the clip
+    background = {m.chunk for m in matches if m.words == ("background",)}
     for m in matches:
         for category, key in m.readings:
+            if category == "dynamics" and m.chunk in background:
+                continue
             current = getattr(p, category, 0)  # 0: an object attribute or a hint
             if isinstance(current, list) and key not in current:
                 current.append(key)
@@ -447,7 +515,7 @@ def _analyse(text: str) -> tuple[ParsedPrompt, list[_Match]]:
             if category == "patterns" and p.pitch_direction is None:
                 p.pitch_direction = vocab.PATTERN_DIRECTION.get(str(key))
     if bpm is not None:
-        p.tempo_class = _tempo_class(bpm)
+        p.tempo_class = tempo_class_of(bpm)
     p.objects = _build_objects(matches)
     # Style words alone make a video prompt, but do not turn an audio prompt into an AV one.
     sides = {s for m in matches for r in m.readings if r[0] != "styles" and (s := _side(r))}

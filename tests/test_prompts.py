@@ -611,3 +611,89 @@ def test_lint_model_card_errors(tmp_path):
     (tmp_path / "MODEL_CARD.md").write_text("# A model\n\n## Training\nred\n")
     with pytest.raises(AvgenError, match="Vocabulary"):
         lint_prompt("a red ball", model_dir=tmp_path)
+
+
+# ----------------------------------------------------------------------------- caption regressions
+
+
+@pytest.mark.parametrize(
+    "text, count, motion",
+    [
+        ("A big red square circles.", 1, "circle"),
+        ("Two red squares circle around the centre.", 2, "circle"),
+        ("Two balls slowly circle.", 2, "circle"),
+        ("A red ball orbits.", 1, "circle"),
+        ("A red box moves to the left.", 1, "move"),
+        ("Two red boxes slide to the left.", 2, "move"),
+        ("A ball glides right.", 1, "move"),
+        ("Two balls drift left.", 2, "move"),
+        ("A red ball rolls to the right.", 1, "move"),
+        ("Two balls drop.", 2, "fall"),
+        ("Two balls fall.", 2, "fall"),
+        ("A ball floats up.", 1, "rise"),
+        ("Two balls float up.", 2, "rise"),
+        ("Two balls rise.", 2, "rise"),
+        ("A block rotates.", 1, "spin"),
+        ("Two blocks spin quickly.", 2, "spin"),
+        ("A ball expands.", 1, "grow"),
+        ("Two balls grow.", 2, "grow"),
+        ("Two balls shrink.", 2, "shrink"),
+        ("A ball rests.", 1, "still"),
+        ("A cube sits still.", 1, "still"),
+        ("Two cubes stand still.", 2, "still"),
+    ],
+)
+def test_finite_motion_verbs(text, count, motion):
+    p = parse_prompt(text)
+    assert [(o.count, o.motion) for o in p.objects] == [(count, motion)], p.objects
+    assert p.unknown_words == [] or p.unknown_words == ["centre"]
+
+
+def test_circle_stays_a_shape_when_not_a_verb():
+    p = parse_prompt("a red square and a blue circle bouncing")
+    assert [(o.colour, o.shape, o.motion) for o in p.objects] == [
+        ("red", "square", "bounce"),
+        ("blue", "circle", "bounce"),
+    ]
+    assert [o.shape for o in parse_prompt("red squares, circles").objects] == ["square", "circle"]
+
+
+def test_verb_forms_that_are_music_words_stay_out_of_audio_prompts():
+    p = parse_prompt("an EDM track with a drop and a drum roll")
+    assert p.kind == "audio" and p.objects == []
+
+
+def test_bouncing_up_and_down_has_no_direction():
+    p = parse_prompt("two big amber squares bouncing up and down quickly")
+    (o,) = p.objects
+    assert (o.motion, o.direction, o.speed) == ("bounce", None, "fast")
+    assert parse_prompt("a ball bouncing to the left").objects[0].direction == "left"
+
+
+def test_soft_background_music_is_not_the_clip_dynamics():
+    p = parse_prompt("a ball falls with a thud, with soft music box music in the background")
+    assert p.dynamics is None
+    assert parse_prompt("soft music box melody").dynamics == "soft"
+
+
+def test_bpm_tempo_class_is_the_nearest_class():
+    from avgen.prompts import tempo_class_of
+
+    assert [tempo_class_of(b) for b in (50, 84, 86, 114, 116, 175)] == [
+        "slow",
+        "slow",
+        "moderate",
+        "moderate",
+        "fast",
+        "fast",
+    ]
+    assert parse_prompt("drums at 175 BPM").tempo_class == "fast"
+
+
+def test_particles_drifting_down_give_no_object_a_direction():
+    p = parse_prompt("A large red pyramid slowly drifting up in the dark as snowfall drifts down")
+    (o,) = p.objects
+    assert (o.motion, o.direction, o.speed) == ("move", "up", "slow")
+    assert p.particles == ["snow"]
+    p = parse_prompt("a violet ball bouncing against snowy mountains as snowfall drifts down")
+    assert p.objects[0].direction is None

@@ -24,6 +24,7 @@ import numpy as np
 from scipy import ndimage
 
 from avgen.errors import AvgenError
+from avgen.prompts import tempo_class_of
 from avgen.vocab import PATTERNS, PEAKS, REGISTER_RANGES, TEMPO_CLASS_RANGES
 from avgen.worlds.sfx import TEMPO_SFX
 
@@ -523,6 +524,10 @@ def _check_tempo(res: dict, x: np.ndarray, sr: int, expected: dict, duration: fl
         ok = got is not None and abs(got - bpm) <= TEMPO_TOL * bpm
         res["tempo_bpm"] = _result(bpm, t, ok)
     if cls:
+        # the parser's rule (nearest class, so 175 BPM is "fast"); within TEMPO_TOL of the
+        # class's own range also counts, as for an explicit BPM (a boundary is not a miss)
         lo, hi = TEMPO_CLASS_RANGES[cls]
-        ok = got is not None and lo / (1 + TEMPO_TOL) <= got <= hi * (1 + TEMPO_TOL)
+        ok = got is not None and (
+            tempo_class_of(got) == cls or lo / (1 + TEMPO_TOL) <= got <= hi * (1 + TEMPO_TOL)
+        )
         res["tempo_class"] = _result(cls, t, ok)

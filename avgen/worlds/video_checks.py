@@ -1,8 +1,9 @@
 """Analytic video checkers: does a clip show what its parsed prompt asks for? (CONTRACT.md 3)
 
 ``check_video(frames, fps, expected)`` segments the clip's objects from the background by
-colour (the eight object colours of WORLD.md against the expected scene's own colours, or the
-clip's temporal median when the scene is unknown), follows them through time and measures:
+colour (the eight object colours of WORLD.md against the expected scene's own colours; a
+prompt without a scene gets the scene the frames show, measured first on the clip's temporal
+median colours), follows them through time and measures:
 colour, shape, size, count, motion class, direction, speed (or spin / orbit rate), floor
 contacts and gravity for bouncing and falling objects, growth, camera pan / zoom, particles,
 the scene, the duration and temporal consistency. Every entry reports the measured value.
@@ -746,6 +747,17 @@ def _group_score(g: dict, tr: ObjectTrack, tm: TrackMotion) -> float:
     return s
 
 
+def _best_scene(background: np.ndarray, static: bool, h: int, w: int) -> str:
+    """The scene whose rendered colours explain the object-free background (F, H, W, 3) best."""
+    bg = background.mean(0) if static else background[len(background) // 2]
+    px = bg.reshape(-1, 3)
+    scores = {}
+    for s in SCENES:
+        dist, _ = cKDTree(scene_palette(s, h, w)).query(px)
+        scores[s] = float(np.mean(np.minimum(dist, 60.0)))
+    return min(scores, key=scores.get)
+
+
 def check_video(frames: np.ndarray, fps: float, expected: dict) -> dict[str, dict]:
     """Measure a clip against a parsed-prompt dict; attribute -> {expected, measured, match, ...}.
 
@@ -769,30 +781,28 @@ def check_video(frames: np.ndarray, fps: float, expected: dict) -> dict[str, dic
             exp_d, round(duration, 4), abs(duration - exp_d) <= max(0.5 / fps, 0.05 * exp_d) + 1e-9
         )
 
-    # 1. segmentation and tracks
+    # 1. segmentation and tracks (a prompt without a scene: the scene the frames show, first
+    # measured on a median-colour palette, gives the palette, so a terse prompt is measured
+    # like a full one)
+    static = camera == "static"
     if scene in SCENES:
-        palette = scene_palette(scene, h, w, particles)
+        an = track_objects(frames, scene_palette(scene, h, w, particles), static)
     else:
         med = np.median(frames, axis=0).reshape(-1, 3).astype(np.float32)
         far = np.linalg.norm(med[:, None] - OBJ_RGB[None], axis=2).min(1) > 60
-        palette = np.unique(med[far], axis=0)
-    static = camera == "static"
-    an = track_objects(frames, palette, static)
+        an = track_objects(frames, np.unique(med[far], axis=0), static)
+        if not scene:
+            scene = _best_scene(an.background, static, h, w)
+            an = track_objects(frames, scene_palette(scene, h, w, particles), static)
     tracks = an.tracks
 
     # 2. scene
-    if scene:
-        bg_mean = an.background.mean(0) if static else an.background[len(frames) // 2]
-        px = bg_mean.reshape(-1, 3)
-        scores = {}
-        for s in SCENES:
-            dist, _ = cKDTree(scene_palette(s, h, w)).query(px)
-            scores[s] = float(np.mean(np.minimum(dist, 60.0)))
-        best = min(scores, key=scores.get)
+    if expected.get("scene"):
+        best = _best_scene(an.background, static, h, w)
         out["scene"] = _entry(scene, best, best == scene)
 
     # 3. camera
-    pal0 = scene_palette(scene, h, w) if scene in SCENES else palette
+    pal0 = scene_palette(scene, h, w) if scene in SCENES else an.palette
     d0 = _palette_distance(frames, pal0)  # far from every scene colour: particles (or objects)
     scene_px = (d0 <= PARTICLE_DIST) & ~ndimage.binary_dilation(
         an.labels > 0, structure=np.ones((1, 3, 3), bool)

@@ -204,3 +204,17 @@ def test_input_forms() -> None:
 def test_bad_inputs(audio, sr, expected, match: str) -> None:
     with pytest.raises(AvgenError, match=match):
         check_audio(audio, sr, expected)
+
+
+def test_tempo_class_is_the_parsers_nearest_class() -> None:
+    # regression: "175 BPM" parses as "fast"; a measured ~175 BPM (above the 120-160 range)
+    # must be judged fast too, with the very rule the parser uses
+    from avgen.prompts import parse_prompt, tempo_class_of
+
+    assert parse_prompt("a drum loop at 175 BPM").tempo_class == tempo_class_of(175) == "fast"
+    x = _clicks(175, 8.0)
+    res = _check(x, tempo_bpm=175.0, tempo_class="fast", drums="rock beat")
+    assert res["tempo_class"]["match"] is True, res["tempo_class"]
+    assert _check(x, tempo_class="moderate", drums="rock beat")["tempo_class"]["match"] is False
+    slow = _check(_clicks(62, 10.0), tempo_class="slow", drums="rock beat")["tempo_class"]
+    assert slow["match"] is True

@@ -236,3 +236,20 @@ def test_particles_detected():
         res = check_video(clip.frames, clip.fps, clip.expected)
         assert res["particles"]["measured"] == [kind]
         assert res["objects[0].colour"]["match"] is True
+
+
+def test_terse_prompt_without_scene_measured_on_the_shown_scene():
+    # regression: with no scene in the prompt the checker once built its background palette
+    # from the median frame and found 5 objects in these snowy clips (one object each)
+    from avgen.prompts import parse_prompt
+    from avgen.worlds.motion import render_motion_clip
+
+    for seed in (500007, 500009):
+        clip = render_motion_clip(seed)
+        expected = parse_prompt(clip.captions[0]).to_dict()  # "small purple ball rotating"
+        assert expected["scene"] is None and clip.expected["scene"] == "snow"
+        res = check_video(clip.frames, clip.fps, expected)
+        assert "scene" not in res  # not asked for, only used
+        bad = {k: v["measured"] for k, v in res.items() if v["match"] is False}
+        assert not bad, (clip.captions[0], bad)
+        assert res["count"]["measured"] == 1 and res["camera"]["measured"] == "static"
