@@ -155,6 +155,24 @@ def _not_available(what: str, issue: str) -> AvgenError:
     return AvgenError(f"{what} is not available yet in avgen {__version__}: {issue}.")
 
 
+_AUDIO_PIPELINES: dict[tuple[str, str], Any] = {}
+AUDIO_EXTRA_KEYS = ("model", "candidates", "vocoder")
+
+
+def audio_pipeline(model: str | Path | None = None, device: str = "cpu") -> Any:
+    """The text-to-audio pipeline of ``model`` (default: the shipped one), loaded once."""
+    from avgen.pipelines.text_to_audio import TextToAudioPipeline, default_audio_model_dir
+
+    folder = Path(model) if model is not None else default_audio_model_dir()
+    key = (str(folder.resolve()), str(device))
+    if key not in _AUDIO_PIPELINES:
+        try:
+            _AUDIO_PIPELINES[key] = TextToAudioPipeline.from_pretrained(model, device=device)
+        except (RuntimeError, AssertionError) as exc:  # e.g. an unavailable device
+            raise AvgenError(f"cannot load the audio model on device {device!r}: {exc}.") from exc
+    return _AUDIO_PIPELINES[key]
+
+
 def text_to_audio(
     prompt: str,
     output: str | Path,
@@ -171,18 +189,117 @@ def text_to_audio(
     quiet: bool = False,
     **extra: Any,
 ) -> list[Path]:
-    """Text to audio with the shipped AudioLDM-style model (or ``model=`` a local folder)."""
+    """Text to audio with the shipped AudioLDM-style model (or ``model=`` a local folder).
+
+    Extra keywords: ``model`` (folder), ``candidates`` (N generated, the CLAP-best kept) and
+    ``vocoder`` ("neural" or "griffin-lim"). A batch writes name_0 ... name_{N-1}; sample j
+    uses seed + j and its sidecar records that seed with batch 1, so ``rerun`` replays it.
+    """
+    import torch
+    from tqdm import tqdm
+
+    from avgen.media import write_audio, write_spectrogram_png
+    from avgen.prompts import parse_prompt as _parse
+    from avgen.sidecar import write_sidecar
+
     options = check_options(
         GenerationOptions(
             negative_prompt, seed, num_inference_steps, guidance_scale, audio_length_in_s,
             batch, preview, device, dtype, quiet, extra,
         )
     )  # fmt: skip
+    unknown = sorted(set(extra) - set(AUDIO_EXTRA_KEYS))
+    if unknown:
+        raise AvgenError(f"text_to_audio got unknown option(s) {', '.join(unknown)}.")
+    candidates = extra.get("candidates", 1)
+    if candidates is None:
+        candidates = 1
+    if isinstance(candidates, bool) or not isinstance(candidates, int) or not 1 <= candidates <= 16:
+        raise AvgenError(f"candidates must be a whole number from 1 to 16, got {candidates!r}.")
+    vocoder = extra.get("vocoder")
+    model = extra.get("model")
     prompt = check_prompt(prompt)
     duration, _ = resolve_duration(prompt, options.duration_s)
     check_range("audio", duration, AUDIO_DURATION_RANGE)
-    check_output(output, (".wav", ".flac", ".ogg", ".mp3"))
-    raise _not_available("text-to-audio", "no trained audio model ships with this version")
+    output = check_output(output, (".wav", ".flac", ".ogg", ".mp3"))
+    pipe = audio_pipeline(model, device)
+    steps = int(num_inference_steps or pipe.config["num_inference_steps"])
+    guidance = float(pipe.config["guidance_scale"] if guidance_scale is None else guidance_scale)
+    vocoder = vocoder or str(pipe.config["vocoder"])
+    pipe.check_inputs(prompt, steps, guidance, duration, candidates, vocoder)
+    amp = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(dtype)
+    parsed = _parse(prompt).to_dict()
+    written: list[Path] = []
+    for j, path in enumerate(output_paths(output, 1, batch)[0]):
+        generator = torch.Generator().manual_seed(seed + j)
+        total = steps * len(pipe.window_plan(duration))
+        with tqdm(total=total, desc="audio", unit="step", disable=quiet, leave=False) as bar:
+
+            def tick(i: int, n: int, bar: Any = bar) -> None:
+                bar.update(i - bar.n)
+
+            with torch.autocast(torch.device(device).type, dtype=amp, enabled=amp is not None):
+                result = pipe(
+                    prompt,
+                    negative_prompt=negative_prompt,
+                    num_inference_steps=steps,
+                    guidance_scale=guidance,
+                    audio_length_in_s=duration,
+                    generator=generator,
+                    num_candidates=candidates,
+                    vocoder=vocoder,
+                    callback=tick,
+                )
+        write_audio(path, result.audio, result.sample_rate)
+        if preview:
+            write_spectrogram_png(
+                path.with_name(path.name + ".png"), result.audio, result.sample_rate
+            )
+        settings: dict[str, Any] = {
+            "negative_prompt": negative_prompt,
+            "num_inference_steps": steps,
+            "guidance_scale": guidance,
+            "audio_length_in_s": duration,
+            "batch": 1,
+            "preview": preview,
+            "device": device,
+            "dtype": dtype,
+            "candidates": candidates,
+            "vocoder": vocoder,
+        }
+        if model is not None:
+            settings["model"] = str(model)
+        write_sidecar(
+            path,
+            command="audio",
+            prompt=prompt,
+            seed=seed + j,
+            settings=settings,
+            model_id=pipe.model_id,
+            parsed=parsed,
+            extra={"clap_scores": result.clap_scores, "tempo_bpm": result.settings["tempo_bpm"]},
+        )
+        written.append(path)
+    return written
+
+
+_VIDEO_PIPELINES: dict[tuple[str, str], Any] = {}
+VIDEO_EXTRA_KEYS = ("model", "width", "height", "fps", "upscale", "init_image", "extend")
+DEFAULT_UPSCALE = 256
+
+
+def video_pipeline(model: str | Path | None = None, device: str = "cpu") -> Any:
+    """The text-to-video pipeline of ``model`` (default: the shipped one), loaded once."""
+    from avgen.pipelines.text_to_video import TextToVideoPipeline, default_video_model_dir
+
+    folder = Path(model) if model is not None else default_video_model_dir()
+    key = (str(folder.resolve()), str(device))
+    if key not in _VIDEO_PIPELINES:
+        try:
+            _VIDEO_PIPELINES[key] = TextToVideoPipeline.from_pretrained(model, device=device)
+        except (RuntimeError, AssertionError) as exc:  # e.g. an unavailable device
+            raise AvgenError(f"cannot load the video model on device {device!r}: {exc}.") from exc
+    return _VIDEO_PIPELINES[key]
 
 
 def text_to_video(
@@ -202,18 +319,129 @@ def text_to_video(
     quiet: bool = False,
     **extra: Any,
 ) -> list[Path]:
-    """Text to video with the shipped space-time DiT (or ``model=`` a local folder)."""
+    """Text to video with the shipped space-time DiT (or ``model=`` a local folder).
+
+    Extra keywords: ``model`` (folder), ``width`` / ``height`` (native pixels, default 64;
+    off-grid sizes are rounded with a warning), ``fps`` (default 8), ``upscale`` (short side
+    of the written MP4, default 256; the model works at its native size), ``init_image``
+    (file: the first frame), ``extend`` (an MP4 to continue; the output holds it first).
+    A batch writes name_0 ... name_{N-1}; sample j uses seed + j and its sidecar records that
+    seed with batch 1, so ``rerun`` replays it. ``preview`` also writes ``<output>.gif`` and a
+    contact sheet ``<output>.png``.
+    """
+    import torch
+    from tqdm import tqdm
+
+    from avgen.media import upscale_frames, write_contact_sheet, write_gif, write_mp4
+    from avgen.prompts import parse_prompt as _parse
+    from avgen.sidecar import write_sidecar
+
     options = check_options(
         GenerationOptions(
             negative_prompt, seed, num_inference_steps, guidance_scale, duration_s,
             batch, preview, device, dtype, quiet, extra,
         )
     )  # fmt: skip
+    unknown = sorted(set(extra) - set(VIDEO_EXTRA_KEYS))
+    if unknown:
+        raise AvgenError(f"text_to_video got unknown option(s) {', '.join(unknown)}.")
+    model = extra.get("model")
+    width = 64 if extra.get("width") is None else extra["width"]
+    height = 64 if extra.get("height") is None else extra["height"]
+    fps = 8 if extra.get("fps") is None else extra["fps"]
+    upscale = extra.get("upscale")
+    upscale = DEFAULT_UPSCALE if upscale is None else upscale
+    init_image, extend = extra.get("init_image"), extra.get("extend")
+    if isinstance(upscale, bool) or not isinstance(upscale, int) or not 0 <= upscale <= 4096:
+        raise AvgenError(
+            f"upscale must be a whole number of pixels from 0 to 4096, got {upscale!r}."
+        )
+    if isinstance(fps, bool) or not isinstance(fps, int) or not 1 <= fps <= 30:
+        raise AvgenError(f"fps must be a whole number from 1 to 30, got {fps!r}.")
     prompt = check_prompt(prompt)
-    duration, _ = resolve_duration(prompt, options.duration_s)
-    check_range("video", duration, VIDEO_DURATION_RANGE)
-    check_output(output, (".mp4",))
-    raise _not_available("text-to-video", "no trained video model ships with this version")
+    if num_frames is None:
+        duration, _ = resolve_duration(prompt, options.duration_s)
+        check_range("video", duration, VIDEO_DURATION_RANGE)
+        num_frames = max(1, round(duration * fps))
+    elif isinstance(num_frames, bool) or not isinstance(num_frames, int):
+        raise AvgenError(f"num_frames must be a whole number, got {num_frames!r}.")
+    output = check_output(output, (".mp4",))
+    pipe = video_pipeline(model, device)
+    steps = int(num_inference_steps or pipe.config["num_inference_steps"])
+    guidance = float(pipe.config["guidance_scale"] if guidance_scale is None else guidance_scale)
+    pipe.check_inputs(prompt, steps, guidance, num_frames, fps)
+    width, height = pipe.snap_size(width, height)
+    source = None
+    if extend is not None:  # read once, before any work: a bad file fails here
+        from avgen.pipelines.text_to_video import load_video
+
+        source, _ = load_video(extend, width, height)
+    image = None
+    if init_image is not None:
+        from avgen.pipelines.text_to_video import load_image
+
+        image = load_image(init_image, width, height)
+    amp = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(dtype)
+    parsed = _parse(prompt).to_dict()
+    written: list[Path] = []
+    for j, path in enumerate(output_paths(output, 1, batch)[0]):
+        generator = torch.Generator().manual_seed(seed + j)
+        total = steps * len(pipe.window_plan(num_frames, has_context=source is not None))
+        with tqdm(total=total, desc="video", unit="step", disable=quiet, leave=False) as bar:
+
+            def tick(i: int, n: int, bar: Any = bar) -> None:
+                bar.update(i - bar.n)
+
+            with torch.autocast(torch.device(device).type, dtype=amp, enabled=amp is not None):
+                result = pipe(
+                    prompt,
+                    negative_prompt=negative_prompt,
+                    num_inference_steps=steps,
+                    guidance_scale=guidance,
+                    num_frames=num_frames,
+                    width=width,
+                    height=height,
+                    fps=fps,
+                    generator=generator,
+                    init_image=image,
+                    extend_video=source,
+                    callback=tick,
+                )
+        frames = upscale_frames(result.frames, upscale) if upscale else result.frames
+        write_mp4(path, frames, fps)
+        if preview:
+            write_gif(path.with_name(path.name + ".gif"), frames, fps)
+            write_contact_sheet(path.with_name(path.name + ".png"), frames, max_frames=16)
+        settings: dict[str, Any] = {
+            "negative_prompt": negative_prompt,
+            "num_inference_steps": steps,
+            "guidance_scale": guidance,
+            "duration_s": duration_s,
+            "num_frames": num_frames,
+            "batch": 1,
+            "preview": preview,
+            "device": device,
+            "dtype": dtype,
+            "width": width,
+            "height": height,
+            "fps": fps,
+            "upscale": upscale,
+        }
+        for key, value in (("model", model), ("init_image", init_image), ("extend", extend)):
+            if value is not None:
+                settings[key] = str(value)
+        write_sidecar(
+            path,
+            command="video",
+            prompt=prompt,
+            seed=seed + j,
+            settings=settings,
+            model_id=pipe.model_id,
+            parsed=parsed,
+            extra={"windows": result.settings["windows"], "joins": result.joins},
+        )
+        written.append(path)
+    return written
 
 
 def text_to_audio_video(prompt: str, output: str | Path, **kwargs: Any) -> list[Path]:

@@ -49,8 +49,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("audio", help="text to audio")
     add_generation_flags(p, default_output="out/audio.wav")
+    p.add_argument("--candidates", type=int, default=1, help="generate N, keep the CLAP-best")
     p = sub.add_parser("video", help="text to video")
     add_generation_flags(p, default_output="out/video.mp4")
+    p.add_argument("--width", type=int, default=64, help="native width in pixels (default 64)")
+    p.add_argument("--height", type=int, default=64, help="native height in pixels (default 64)")
+    p.add_argument("--num-frames", type=int, default=None, help="frames (overrides --duration)")
+    p.add_argument("--fps", type=int, default=8, help="frames per second (default 8)")
+    p.add_argument("--upscale", type=int, default=256, help="MP4 short side in pixels (0: native)")
+    p.add_argument("--init-image", default=None, help="image file: the first frame")
+    p.add_argument("--extend", default=None, help="MP4 to continue from its last frames")
     p = sub.add_parser("av", help="text to video with its sound, in one MP4")
     add_generation_flags(p, default_output="out/av.mp4")
     p = sub.add_parser("story", help="a sequence of prompts over time, one shot each")
@@ -147,6 +155,15 @@ def _generate(args: argparse.Namespace) -> list[Path]:
     )
     if args.model is not None:
         kwargs["model"] = args.model
+    if args.command == "audio" and args.candidates != 1:
+        kwargs["candidates"] = args.candidates
+    if args.command == "video":
+        kwargs.update(width=args.width, height=args.height, fps=args.fps, upscale=args.upscale)
+        kwargs.update(num_frames=args.num_frames)
+        if args.init_image is not None:
+            kwargs["init_image"] = args.init_image
+        if args.extend is not None:
+            kwargs["extend"] = args.extend
     duration_key = "audio_length_in_s" if args.command == "audio" else "duration_s"
     kwargs[duration_key] = args.duration
     prompts = _prompts(args)
@@ -189,6 +206,19 @@ def run(argv: list[str] | None = None) -> int:
     elif cmd == "rerun":
         for path in api.rerun(args.sidecar, args.output):
             print(path)
+    elif cmd == "train":
+        if args.args[:1] == ["video"]:
+            from avgen.train.video import main as train_video
+
+            return train_video(args.args[1:])
+        if args.args[:1] != ["audio"]:
+            what = args.args[0] if args.args else "(nothing)"
+            raise AvgenError(
+                f"'avgen train {what}' is not available; use 'avgen train audio' or 'video'."
+            )
+        from avgen.train.audio import main as train_audio
+
+        return train_audio(args.args[1:])
     else:
         raise AvgenError(f"'avgen {cmd}' is not available yet in avgen {__version__}.")
     return 0

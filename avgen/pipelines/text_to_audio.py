@@ -1,0 +1,438 @@
+"""Text-to-audio pipeline: AudioLDM-style latent diffusion (arXiv 2301.12503) on avgen's models.
+
+Numbered like diffusers' pipelines (``AudioLDMPipeline.__call__``): 1 check inputs, 2 encode
+the prompt, 3 prepare timesteps, 4 prepare latents, 5 denoising loop (window by window),
+6 decode the latent to a mel, 7 vocode, 8 rank candidates with CLAP.
+
+Any duration from 1 to 60 s: the denoiser is trained on windows (``window_s``, 4 s); longer
+audio is generated window after window in latent space, each new window inpainting its first
+``overlap_s`` from the previous one (RePaint-style replacement inside the sampler), with a soft
+keep mask whose last quarter ramps from 1 to 0: a crossfade in latent space at every step. The
+whole latent is then decoded and vocoded in one pass (both are convolutional), so there is no
+decoding seam. The beat grid of each window continues the previous window's beat phase.
+
+Defaults come from ``pipeline.json`` in the model folder; duration and tempo come from the
+prompt parser (``parse_prompt``: "for 10 seconds", "120 BPM", "upbeat" -> the class midpoint).
+The frozen MiniLM text encoder is loaded once per process and shared by every pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from avgen.audio.clap import CLAP
+from avgen.audio.denoiser import AudioDenoiser, beat_grid
+from avgen.audio.mel import HOP, SAMPLE_RATE, MelFrontEnd, griffin_lim
+from avgen.audio.vae import MelVAE
+from avgen.audio.vocoder import Vocoder
+from avgen.diffusion.flow import sample, timestep_schedule
+from avgen.errors import AvgenError
+
+PIPELINE_CONFIG = "pipeline.json"
+PIPELINE_CLASS = "TextToAudioPipeline"
+DURATION_RANGE = (1.0, 60.0)
+STEPS_RANGE = (1, 1000)
+GUIDANCE_RANGE = (0.0, 50.0)
+MAX_CANDIDATES = 16
+VOCODERS = ("neural", "griffin-lim")
+DEFAULTS: dict[str, Any] = {
+    "num_inference_steps": 25,
+    "guidance_scale": 3.0,
+    "shift": 1.0,
+    "window_s": 4.0,
+    "overlap_s": 1.0,
+    "default_duration_s": 4.0,
+    "sample_rate": SAMPLE_RATE,
+    "griffin_lim_iters": 32,
+    "vocoder": "neural",
+}
+
+_TEXT_ENCODERS: dict[str, Any] = {}
+
+
+def default_audio_model_dir() -> Path:
+    """The shipped model folder ``avgen/models/audio`` (found inside the installed package)."""
+    return Path(str(resources.files("avgen") / "models" / "audio"))
+
+
+def shared_text_encoder(device: str | torch.device = "cpu") -> Any:
+    """The bundled frozen MiniLM, loaded once per process and device."""
+    from avgen.text import TextEncoder
+
+    key = str(torch.device(device))
+    if key not in _TEXT_ENCODERS:
+        _TEXT_ENCODERS[key] = TextEncoder.from_default(device=device)
+    return _TEXT_ENCODERS[key]
+
+
+def prompt_tempo(prompt: str) -> float:
+    """Tempo (BPM) the prompt asks for: explicit BPM, else its tempo class's midpoint, else NaN."""
+    from avgen.prompts import parse_prompt
+    from avgen.vocab import TEMPO_CLASS_RANGES
+
+    parsed = parse_prompt(prompt)
+    if parsed.tempo_bpm is not None:
+        return float(parsed.tempo_bpm)
+    if parsed.tempo_class in TEMPO_CLASS_RANGES:
+        lo, hi = TEMPO_CLASS_RANGES[parsed.tempo_class]
+        return 0.5 * (lo + hi)
+    return math.nan
+
+
+@dataclass
+class AudioPipelineOutput:
+    """``audio`` (T,) float32 at ``sample_rate``; ``clap_scores`` of every candidate (best first
+    is ``audio``); ``settings`` the resolved values that made it."""
+
+    audio: np.ndarray
+    sample_rate: int
+    clap_scores: list[float] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+class TextToAudioPipeline:
+    """VAE + vocoder + CLAP + latent denoiser + frozen MiniLM, run as one text-to-audio model."""
+
+    def __init__(
+        self,
+        vae: MelVAE,
+        vocoder: Vocoder | None,
+        denoiser: AudioDenoiser,
+        clap: CLAP | None = None,
+        text_encoder: Any = None,
+        config: dict[str, Any] | None = None,
+        model_id: str = "custom",
+    ) -> None:
+        self.vae, self.vocoder, self.denoiser, self.clap = vae, vocoder, denoiser, clap
+        self._text_encoder = text_encoder
+        self.config = {**DEFAULTS, **(config or {})}
+        self.model_id = model_id
+        self.front_end = MelFrontEnd()
+        self.device = torch.device("cpu")
+
+    # ------------------------------------------------------------------ loading
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        folder: str | Path | None = None,
+        *,
+        device: str | torch.device = "cpu",
+        text_encoder: Any = None,
+    ) -> TextToAudioPipeline:
+        """Load ``folder`` (default: the shipped ``avgen/models/audio``); AvgenError if it is not
+        an avgen audio model (pipeline.json + vae/ vocoder/ denoiser/, optional clap/)."""
+        shipped = folder is None
+        folder = default_audio_model_dir() if shipped else Path(folder)
+        cfg_path = folder / PIPELINE_CONFIG
+        if not cfg_path.is_file():
+            hint = " (this install ships no trained audio model)" if shipped else ""
+            raise AvgenError(
+                f"{folder} is not an avgen audio model folder: it has no {PIPELINE_CONFIG}{hint}."
+            )
+        try:
+            config = json.loads(cfg_path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise AvgenError(f"{cfg_path} is not valid JSON ({exc.__class__.__name__}).") from exc
+        if not isinstance(config, dict) or config.get("_class") != PIPELINE_CLASS:
+            raise AvgenError(
+                f"{folder} is not an avgen audio model folder ({cfg_path} is foreign)."
+            )
+        vae = MelVAE.from_pretrained(folder / "vae", device=device)
+        denoiser = AudioDenoiser.from_pretrained(folder / "denoiser", device=device)
+        vocoder = (
+            Vocoder.from_pretrained(folder / "vocoder", device=device)
+            if (folder / "vocoder" / "config.json").is_file()
+            else None
+        )
+        clap = (
+            CLAP.from_pretrained(folder / "clap", device=device)
+            if (folder / "clap" / "config.json").is_file()
+            else None
+        )
+        model_id = "avgen/models/audio" if shipped else str(folder)
+        pipe = cls(vae, vocoder, denoiser, clap, text_encoder, config, model_id=model_id)
+        return pipe.to(device)
+
+    def save_pretrained(self, folder: str | Path) -> Path:
+        """Write every component (save_pretrained) and pipeline.json into ``folder``."""
+        folder = Path(folder)
+        self.vae.save_pretrained(folder / "vae")
+        self.denoiser.save_pretrained(folder / "denoiser")
+        if self.vocoder is not None:
+            self.vocoder.save_pretrained(folder / "vocoder")
+        if self.clap is not None:
+            self.clap.save_pretrained(folder / "clap")
+        cfg = {"_class": PIPELINE_CLASS, **{k: self.config[k] for k in DEFAULTS}}
+        tmp = folder / f".{PIPELINE_CONFIG}.tmp"
+        tmp.write_text(json.dumps(cfg, indent=2) + "\n")
+        tmp.replace(folder / PIPELINE_CONFIG)
+        return folder
+
+    def to(self, device: str | torch.device) -> TextToAudioPipeline:
+        self.device = torch.device(device)
+        for m in (self.vae, self.vocoder, self.denoiser, self.clap, self.front_end):
+            if m is not None:
+                m.to(self.device).eval()
+        return self
+
+    @property
+    def text_encoder(self) -> Any:
+        if self._text_encoder is None:
+            self._text_encoder = shared_text_encoder(self.device)
+        return self._text_encoder
+
+    # ------------------------------------------------------------------ steps
+
+    def check_inputs(
+        self,
+        prompt: str,
+        num_inference_steps: int,
+        guidance_scale: float,
+        audio_length_in_s: float,
+        num_candidates: int,
+        vocoder: str,
+    ) -> None:
+        """1. One clear AvgenError for the first bad input."""
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise AvgenError("the prompt is empty: describe the sound you want.")
+        lo, hi = STEPS_RANGE
+        if isinstance(num_inference_steps, bool) or not lo <= int(num_inference_steps) <= hi:
+            raise AvgenError(f"steps must be between {lo} and {hi}, got {num_inference_steps}.")
+        lo, hi = GUIDANCE_RANGE
+        if not lo <= float(guidance_scale) <= hi:
+            raise AvgenError(f"guidance must be between {lo:g} and {hi:g}, got {guidance_scale:g}.")
+        lo, hi = DURATION_RANGE
+        if not lo <= float(audio_length_in_s) <= hi:
+            raise AvgenError(
+                f"audio duration must be between {lo:g} and {hi:g} seconds, "
+                f"got {audio_length_in_s:g}."
+            )
+        if not 1 <= int(num_candidates) <= MAX_CANDIDATES:
+            raise AvgenError(
+                f"candidates must be between 1 and {MAX_CANDIDATES}, got {num_candidates}."
+            )
+        if num_candidates > 1 and self.clap is None:
+            raise AvgenError(
+                f"candidates={num_candidates} needs a CLAP model; this folder has none."
+            )
+        if vocoder not in VOCODERS:
+            raise AvgenError(f"vocoder must be one of {', '.join(VOCODERS)}, got {vocoder!r}.")
+        if vocoder == "neural" and self.vocoder is None:
+            raise AvgenError("vocoder='neural' needs a vocoder/ folder; use 'griffin-lim'.")
+
+    def encode_prompt(
+        self, prompt: str, negative_prompt: str | None, batch: int
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """2. MiniLM token states + pooled vector; the negative prompt or the null condition."""
+        cond = self.text_encoder.encode([prompt])
+        if negative_prompt:
+            uncond = self.text_encoder.encode([negative_prompt])
+        else:
+            uncond = self.denoiser.null_condition(1, self.device)
+        expand = {k: v.to(self.device).expand(batch, *v.shape[1:]) for k, v in cond.items()}
+        un = {k: v.to(self.device).expand(batch, *v.shape[1:]) for k, v in uncond.items()}
+        return expand, un
+
+    def prepare_timesteps(self, num_inference_steps: int) -> torch.Tensor:
+        """3. The sampling times (steps + 1,) from 1 to 0 (``shift`` from pipeline.json)."""
+        return timestep_schedule(num_inference_steps, float(self.config["shift"]))
+
+    def window_plan(self, duration_s: float) -> list[tuple[int, int]]:
+        """Latent-frame (start, length) of each window covering ``duration_s``.
+
+        Every window has the full training length (shorter audio is generated as one window
+        and cropped, so the denoiser always sees what it was trained on); windows advance by
+        ``window - overlap`` and the last one is pulled back to end exactly at the end.
+        """
+        spf = HOP * 4 / SAMPLE_RATE  # seconds per latent frame
+        total = math.ceil(math.ceil(round(duration_s * SAMPLE_RATE) / HOP) / 4)
+        win = max(1, round(self.config["window_s"] / spf))
+        overlap = min(win - 1, round(self.config["overlap_s"] / spf))
+        starts = [0]
+        while starts[-1] + win < total:
+            starts.append(min(starts[-1] + win - overlap, total - win))
+        return [(s, win) for s in starts]
+
+    def prepare_latents(
+        self, batch: int, frames: int, generator: torch.Generator | None
+    ) -> tuple[int, ...]:
+        """4. The latent shape of one window (B, C, n_mels / 4, frames); the noise is drawn
+        inside the sampler from ``generator``."""
+        return (batch, self.vae.latent_channels, self.vae.config["n_mels"] // 4, frames)
+
+    def denoise(
+        self,
+        cond: dict[str, torch.Tensor],
+        uncond: dict[str, torch.Tensor],
+        tempo: float,
+        duration_s: float,
+        batch: int,
+        steps: int,
+        guidance: float,
+        generator: torch.Generator | None,
+        callback: Callable[[int, int], None] | None,
+    ) -> torch.Tensor:
+        """5. Window-by-window flow sampling with latent inpainting of the overlap."""
+        plan = self.window_plan(duration_s)
+        total = plan[-1][0] + plan[-1][1]  # >= the requested length; cropped after decoding
+        spf = HOP * 4 / SAMPLE_RATE
+        tempo_t = torch.full((batch,), tempo, device=self.device)
+        grid = beat_grid(tempo_t, total, spf)  # (B, total, 4): one beat phase for all windows
+        latent = torch.zeros(
+            batch,
+            self.vae.latent_channels,
+            self.vae.config["n_mels"] // 4,
+            total,
+            device=self.device,
+        )
+        done_steps, all_steps = 0, steps * len(plan)
+
+        def step_cb(i: int, n: int) -> None:
+            if callback is not None:
+                callback(done_steps + i, all_steps)
+
+        for k, (start, length) in enumerate(plan):
+            shape = self.prepare_latents(batch, length, generator)
+            window_cond = {
+                **cond,
+                "tempo": tempo_t,
+                # seconds_total (Stable Audio) = real audio in the window, as in training
+                "seconds": torch.full((batch,), length * spf, device=self.device),
+                "beat": grid[:, start : start + length],
+            }
+            inpaint = None
+            if k > 0:
+                prev_end = plan[k - 1][0] + plan[k - 1][1]
+                overlap = prev_end - start
+                known = torch.zeros(shape, device=self.device)
+                known[..., :overlap] = latent[..., start:prev_end]
+                keep = torch.zeros(1, 1, 1, length, device=self.device)
+                keep[..., :overlap] = 1.0
+                fade = max(1, overlap // 4)  # soft edge: a latent crossfade at every step
+                keep[..., overlap - fade : overlap] = torch.linspace(1.0, 0.0, fade + 2)[1:-1]
+                inpaint = (known, keep)
+            x = sample(
+                self.denoiser,
+                shape,
+                window_cond,
+                uncond,
+                num_inference_steps=steps,
+                guidance_scale=guidance,
+                generator=generator,
+                inpaint=inpaint,
+                callback=step_cb,
+                shift=float(self.config["shift"]),
+                device=self.device,
+            )
+            latent[..., start : start + length] = x
+            done_steps += steps
+        return latent
+
+    def decode(self, latent: torch.Tensor, mel_frames: int | None) -> torch.Tensor:
+        """6. Scaled latent -> normalised mel (B, 1, 64, mel_frames), in one pass."""
+        return self.vae.from_diffusion(latent, frames=mel_frames)
+
+    def vocode(
+        self, mel: torch.Tensor, which: str, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        """7. Mel -> waveform (B, frames * hop): the neural vocoder or Griffin-Lim."""
+        if which == "neural":
+            return self.vocoder(mel)
+        return griffin_lim(
+            mel,
+            int(self.config["griffin_lim_iters"]),
+            front_end=self.front_end,
+            generator=generator,
+        )
+
+    @staticmethod
+    def peak_limit(wave: torch.Tensor, ceiling: float = 0.99) -> torch.Tensor:
+        """7b. Scale down any candidate whose peak passes ``ceiling`` (no hard clipping)."""
+        peak = wave.abs().amax(dim=-1, keepdim=True).clamp_min(1e-9)  # (B, 1)
+        return wave * torch.clamp(ceiling / peak, max=1.0)
+
+    def rank(self, wave: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
+        """8. CLAP score (cosine) of each candidate waveform against the prompt (B,)."""
+        if self.clap is None:
+            return torch.zeros(wave.shape[0])
+        audio = self.clap.encode_audio(self.front_end(wave))
+        text = self.clap.encode_text(pooled[:1].to(audio))
+        return self.clap.score(audio, text)[:, 0]
+
+    # ------------------------------------------------------------------ call
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        prompt: str,
+        negative_prompt: str | None = None,
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
+        audio_length_in_s: float | None = None,
+        generator: torch.Generator | None = None,
+        num_candidates: int = 1,
+        vocoder: str | None = None,
+        callback: Callable[[int, int], None] | None = None,
+    ) -> AudioPipelineOutput:
+        """Generate ``audio_length_in_s`` seconds (default: the prompt's, else pipeline.json's)
+        for ``prompt``; ``num_candidates`` > 1 keeps the CLAP-best; ``vocoder`` "neural" or
+        "griffin-lim" (default: pipeline.json's); ``callback(step, total)`` after each step."""
+        from avgen.prompts import parse_prompt
+
+        steps = int(
+            self.config["num_inference_steps"]
+            if num_inference_steps is None
+            else num_inference_steps
+        )
+        guidance = float(
+            self.config["guidance_scale"] if guidance_scale is None else guidance_scale
+        )
+        vocoder = vocoder or str(self.config["vocoder"])
+        duration = audio_length_in_s
+        if duration is None:
+            duration = parse_prompt(prompt).duration_s if isinstance(prompt, str) else None
+        if duration is None:
+            duration = float(self.config["default_duration_s"])
+        duration = float(duration)
+        self.check_inputs(prompt, steps, guidance, duration, num_candidates, vocoder)  # 1
+        prompt = prompt.strip()
+        batch = int(num_candidates)
+        cond, uncond = self.encode_prompt(prompt, negative_prompt, batch)  # 2
+        self.prepare_timesteps(steps)  # 3 (validates; the sampler rebuilds the same grid)
+        tempo = prompt_tempo(prompt)
+        latent = self.denoise(  # 4 + 5
+            cond, uncond, tempo, duration, batch, steps, guidance, generator, callback
+        )
+        n_samples = int(round(duration * SAMPLE_RATE))
+        mel_frames = math.ceil(n_samples / HOP)
+        mel = self.decode(latent, None)[..., :mel_frames]  # 6
+        wave = self.vocode(mel, vocoder, generator)[:, :n_samples]  # 7
+        wave = self.peak_limit(torch.nan_to_num(wave))
+        scores = self.rank(wave, cond["pooled"]) if batch > 1 else torch.zeros(1)  # 8
+        order = torch.argsort(scores, descending=True)
+        best = wave[order[0]].float().cpu().numpy()
+        settings = {
+            "num_inference_steps": steps,
+            "guidance_scale": guidance,
+            "audio_length_in_s": duration,
+            "tempo_bpm": None if math.isnan(tempo) else tempo,
+            "windows": len(self.window_plan(duration)),
+            "num_candidates": batch,
+            "vocoder": vocoder,
+        }
+        return AudioPipelineOutput(
+            audio=best.astype(np.float32),
+            sample_rate=SAMPLE_RATE,
+            clap_scores=[float(scores[i]) for i in order],
+            settings=settings,
+        )

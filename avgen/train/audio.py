@@ -1,0 +1,692 @@
+"""Train avgen's AudioLDM-style text-to-audio model (arXiv 2301.12503) from a captioned folder.
+
+``avgen train audio --data DIR --out DIR`` (or ``python -m avgen.train.audio``, or
+``accelerate launch --multi_gpu --num_processes N -m avgen.train.audio ...`` for DDP; on a machine
+without CUDA that runs N CPU processes over gloo, while accelerate 1.15's ``--cpu --num_processes
+N`` starts a single process unless given an MPI hostfile) trains, in
+order: the mel VAE and the Vocos-style vocoder on random 1 s crops, the CLAP-style contrastive
+model on whole windows (duplicate captions in a batch are dropped so no pair is a false
+negative), then precomputes the VAE latents and the MiniLM text encodings and trains the
+latent denoiser with rectified flow (logit-normal t, SD3), 10 % condition dropout to the null
+condition (``AudioDenoiser.null_condition``'s meaning: masked tokens, zero pooled vector),
+tempo / seconds conditions from the metadata's truth (NaN = unknown when a user's data lacks
+them, and 30 % tempo dropout so prompts without a tempo work), and a parameter EMA.
+
+The data folder is the world layout (``metadata.jsonl`` + audio files; see
+``avgen.worlds.loader``). Output: ``OUT/<component>/`` (``save_pretrained``; the denoiser's
+EMA weights; the VAE's latent scaling factor in its config), ``OUT/train_log.jsonl``,
+``OUT/checkpoints/<component>/step_*.pt`` (resumed by default) and ``OUT/cache/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch.utils.data import DataLoader, TensorDataset
+
+from avgen.audio.clap import CLAP
+from avgen.audio.denoiser import AudioDenoiser
+from avgen.audio.mel import HOP, SAMPLE_RATE, MelFrontEnd
+from avgen.audio.vae import MelVAE
+from avgen.audio.vocoder import Vocoder, vocoder_losses
+from avgen.diffusion.flow import flow_matching_loss
+from avgen.errors import AvgenError
+from avgen.train.common import (
+    EMA,
+    Checkpointer,
+    LossLog,
+    cycle,
+    finite_or_raise,
+    progress,
+    rng_state,
+    set_lr,
+    set_rng_state,
+    warmup_lr,
+)
+
+COMPONENTS = ("vae", "vocoder", "clap", "denoiser")
+DEFAULT_STEPS = {"vae": 2000, "vocoder": 3000, "clap": 1500, "denoiser": 6000}
+DEFAULT_BATCH = {"vae": 16, "vocoder": 16, "clap": 32, "denoiser": 16}
+DEFAULT_LR = {"vae": 5e-4, "vocoder": 5e-4, "clap": 3e-4, "denoiser": 4e-4}
+TINY_CONFIG: dict[str, dict[str, Any]] = {
+    "vae": {"latent_channels": 4, "channels": [4, 8, 8]},
+    "vocoder": {"dim": 16, "depth": 1, "mlp_mult": 2},
+    "clap": {"channels": [4, 8], "embed_dim": 16},
+    "denoiser": {"dim": 32, "depth": 1, "heads": 2, "mlp_ratio": 2.0},
+}
+CROP_SECONDS = 1.0
+COND_DROPOUT = 0.1
+TEMPO_DROPOUT = 0.3
+MAX_TEXT_TOKENS = 64
+
+
+# ----------------------------------------------------------------------------- options
+
+
+def _per_component(value: str | None, default: dict[str, Any], cast: type, flag: str) -> dict:
+    """``"3000"`` (all components) or ``"vae=2000,denoiser=6000"`` -> {component: value}."""
+    out = dict(default)
+    if value is None:
+        return out
+    for part in str(value).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            if "=" in part:
+                name, v = part.split("=", 1)
+                if name.strip() not in COMPONENTS:
+                    raise AvgenError(
+                        f"{flag} names {name.strip()!r}; components are {', '.join(COMPONENTS)}."
+                    )
+                out[name.strip()] = cast(v)
+            else:
+                out = {k: cast(part) for k in COMPONENTS}
+        except ValueError as exc:
+            raise AvgenError(f"{flag} value {part!r} is not a number.") from exc
+    for k, v in out.items():
+        if v is not None and not v > 0:
+            raise AvgenError(f"{flag} for {k} must be positive, got {v}.")
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="avgen train audio",
+        description="Train the text-to-audio components (VAE, vocoder, CLAP, denoiser).",
+    )
+    p.add_argument("--data", type=Path, default=None, help="folder: metadata.jsonl + audio")
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--components", default=",".join(COMPONENTS), help="comma-separated, in order")
+    p.add_argument("--steps", default=None, help="N or vae=N,denoiser=M,...")
+    p.add_argument("--batch-size", default=None, help="N or component=N,... (per process)")
+    p.add_argument("--lr", default=None, help="X or component=X,...")
+    p.add_argument("--max-minutes", default=None, help="stop a component early: M or c=M,...")
+    p.add_argument("--seconds", type=float, default=4.0, help="training window (s), default 4")
+    p.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints")
+    p.add_argument("--log-every", type=int, default=25, help="steps between loss-log lines")
+    # SIGTERM stops at the next log step, saving the checkpoint and the component's weights
+    p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--tiny", action="store_true", help="tiny model sizes (tests, smoke runs)")
+    p.add_argument("--config", default=None, help="JSON (file or text): {component: kwargs}")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--export", type=Path, default=None, help="no training: copy OUT's model to "
+                   "this folder with float16 weights (to ship it), then exit")  # fmt: skip
+    p.add_argument("--pipeline-config", default=None, help="JSON: pipeline.json defaults to set")
+    return p
+
+
+def export_model(src: Path, dst: Path, overrides: dict[str, Any] | None = None) -> Path:
+    """Copy a trained model folder to ``dst`` with float16 weights (loaded back as float32)
+    and a pipeline.json of the defaults plus ``overrides``: how ``avgen/models/audio`` ships."""
+    from avgen.pipelines.text_to_audio import DEFAULTS, PIPELINE_CLASS, PIPELINE_CONFIG
+
+    classes = {"vae": MelVAE, "vocoder": Vocoder, "clap": CLAP, "denoiser": AudioDenoiser}
+    for name, cls in classes.items():
+        if (src / name / "config.json").is_file():
+            cls.from_pretrained(src / name).half().save_pretrained(dst / name)
+        elif name in ("vae", "denoiser"):
+            raise AvgenError(f"{src / name} is missing; train the {name} first.")
+    unknown = set(overrides or {}) - set(DEFAULTS)
+    if unknown:
+        raise AvgenError(
+            f"--pipeline-config keys {sorted(unknown)} are unknown; use {sorted(DEFAULTS)}."
+        )
+    cfg = {"_class": PIPELINE_CLASS, **DEFAULTS, **(overrides or {})}
+    tmp = dst / f".{PIPELINE_CONFIG}.tmp"
+    tmp.write_text(json.dumps(cfg, indent=2) + "\n")
+    os.replace(tmp, dst / PIPELINE_CONFIG)
+    return dst
+
+
+def _model_configs(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    configs: dict[str, dict[str, Any]] = {c: {} for c in COMPONENTS}
+    if args.tiny:
+        configs = {c: dict(v) for c, v in TINY_CONFIG.items()}
+    if args.config:
+        text = args.config
+        if Path(text).is_file():
+            text = Path(text).read_text()
+        try:
+            extra = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise AvgenError(f"--config is neither a JSON file nor JSON text ({exc.msg}).") from exc
+        if not isinstance(extra, dict) or not set(extra) <= set(COMPONENTS):
+            raise AvgenError(f"--config must map components ({', '.join(COMPONENTS)}) to kwargs.")
+        for c, kw in extra.items():
+            configs[c].update(kw)
+    return configs
+
+
+# ----------------------------------------------------------------------------- data
+
+
+class AudioData:
+    """The data folder as tensors: waveforms (N, T), real lengths, captions, tempo, seconds."""
+
+    def __init__(self, folder: Path, seconds: float, accelerator: Any, quiet: bool) -> None:
+        from avgen.worlds.loader import WorldDataset
+
+        with accelerator.main_process_first():
+            ds = WorldDataset(folder, "audio", seconds=seconds, quiet=quiet)
+        self.audio = ds.tensors["audio"]  # (N, T) float16
+        self.length = ds.tensors["audio_length"]  # (N,)
+        self.captions: list[list[str]] = [r["captions"] for r in ds.rows]
+        self.n = len(ds.rows)
+        truth = _truth_rows(folder)
+        tempo, secs = [], []
+        for i in range(self.n):
+            row = truth[i] if i < len(truth) else {}
+            bpm = row.get("tempo_bpm")
+            tempo.append(float(bpm) if isinstance(bpm, int | float) else math.nan)
+            secs.append(float(self.length[i]) / SAMPLE_RATE)
+        self.tempo = torch.tensor(tempo)  # (N,) NaN = unknown
+        self.seconds = torch.tensor(secs)  # (N,) real seconds in the window
+        self.unique_captions = sorted({c for caps in self.captions for c in caps})
+        index = {c: j for j, c in enumerate(self.unique_captions)}
+        self.caption_ids = [[index[c] for c in caps] for caps in self.captions]
+
+    def waves(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.audio[idx].float(), self.length[idx]
+
+    def random_captions(self, idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        picks = []
+        for i in idx.tolist():
+            ids = self.caption_ids[i]
+            picks.append(ids[int(torch.randint(len(ids), (1,), generator=gen))])
+        return torch.tensor(picks)
+
+
+def _truth_rows(folder: Path) -> list[dict]:
+    """The metadata.jsonl rows in order (blank lines skipped, as the loader does)."""
+    rows = []
+    for line in (folder / "metadata.jsonl").read_text().splitlines():
+        if line.strip():
+            rows.append(json.loads(line))
+    return rows
+
+
+def random_crops(
+    wave: torch.Tensor, length: torch.Tensor, n: int, gen: torch.Generator
+) -> torch.Tensor:
+    """Random crops (B, n) from the real part of each waveform (zero-padded if shorter).
+
+    Up to four starts are tried per row to find one that is not near silence.
+    """
+    out = torch.zeros(wave.shape[0], n)
+    for b in range(wave.shape[0]):
+        real = int(length[b])
+        for _ in range(4):  # avoid near-silent crops (lead-ins, fades): they carry no signal
+            start = int(torch.randint(max(1, real - n + 1), (1,), generator=gen))
+            piece = wave[b, start : start + n]
+            if float(piece.pow(2).mean()) > 1e-6:
+                break
+        out[b, : piece.shape[0]] = piece
+    return out
+
+
+def text_cache(data: AudioData, out: Path, accelerator: Any, quiet: bool) -> dict[str, Any]:
+    """Encode every distinct caption once with the frozen MiniLM; cached in OUT/cache."""
+    key = hashlib.sha256("\n".join(data.unique_captions).encode()).hexdigest()[:16]
+    path = out / "cache" / f"text_{key}.safetensors"
+    with accelerator.main_process_first():
+        if not path.is_file():
+            from tqdm import tqdm
+
+            from avgen.text import TextEncoder
+
+            enc = TextEncoder.from_default()
+            caps = data.unique_captions
+            toks, masks, pooled = [], [], []
+            bar = tqdm(range(0, len(caps), 64), desc="text cache", disable=quiet)
+            for s in bar:
+                e = enc.encode(caps[s : s + 64], max_length=MAX_TEXT_TOKENS)
+                toks.append(e["tokens"])
+                masks.append(e["mask"])
+                pooled.append(e["pooled"])
+            length = max(t.shape[1] for t in toks)
+            tokens = torch.zeros(len(caps), length, enc.dim, dtype=torch.float16)
+            mask = torch.zeros(len(caps), length, dtype=torch.bool)
+            row = 0
+            for t, m in zip(toks, masks):
+                tokens[row : row + t.shape[0], : t.shape[1]] = t.half()
+                mask[row : row + t.shape[0], : t.shape[1]] = m
+                row += t.shape[0]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            save_file(
+                {"tokens": tokens, "mask": mask, "pooled": torch.cat(pooled).float()}, str(tmp)
+            )
+            os.replace(tmp, path)
+    return load_file(str(path))
+
+
+def gather_text(cache: dict[str, torch.Tensor], ids: torch.Tensor) -> dict[str, torch.Tensor]:
+    mask = cache["mask"][ids]  # (B, Lmax)
+    length = max(1, int(mask.sum(1).max()))
+    return {
+        "tokens": cache["tokens"][ids, :length].float(),  # (B, L, D)
+        "mask": mask[:, :length],
+        "pooled": cache["pooled"][ids].float(),  # (B, D)
+    }
+
+
+# ----------------------------------------------------------------------------- loop
+
+
+class Trainer:
+    """Runs one component's loop under Accelerate with checkpoints, EMA and the loss log."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        from accelerate import Accelerator
+        from accelerate.utils import DistributedDataParallelKwargs
+
+        self.args = args
+        ddp = DistributedDataParallelKwargs(find_unused_parameters=False)
+        # no CUDA: cpu=True lets torchrun-style launches (WORLD_SIZE > 1) run DDP over gloo
+        self.acc = Accelerator(cpu=not torch.cuda.is_available(), kwargs_handlers=[ddp])
+        self.main = self.acc.is_main_process
+        self.out: Path = args.out
+        self.steps = _per_component(args.steps, DEFAULT_STEPS, int, "--steps")
+        self.batch = _per_component(args.batch_size, DEFAULT_BATCH, int, "--batch-size")
+        self.lr = _per_component(args.lr, DEFAULT_LR, float, "--lr")
+        self.minutes = _per_component(
+            args.max_minutes, dict.fromkeys(COMPONENTS), float, "--max-minutes"
+        )
+        self.configs = _model_configs(args)
+        self.log = LossLog(self.out / "train_log.jsonl", enabled=self.main)
+        self.quiet = args.quiet or not self.main
+        self.fe = MelFrontEnd()
+        self._data: AudioData | None = None
+
+    @property
+    def data(self) -> AudioData:
+        if self._data is None:
+            self._data = AudioData(self.args.data, self.args.seconds, self.acc, self.quiet)
+        return self._data
+
+    def _index_loader(self, batch: int) -> DataLoader:
+        ds = TensorDataset(torch.arange(self.data.n))
+        gen = torch.Generator().manual_seed(self.args.seed)
+        return DataLoader(ds, batch_size=batch, shuffle=True, drop_last=False, generator=gen)
+
+    def _stop_now(self, started: float, minutes: float | None) -> bool:
+        """Time limit or SIGTERM/SIGINT, agreed by every process (the main process decides)."""
+        from accelerate.utils import broadcast
+
+        late = minutes is not None and time.time() - started > 60.0 * minutes
+        flag = torch.tensor([int(late or _STOP["requested"])])
+        if self.acc.num_processes > 1:
+            flag = broadcast(flag, from_process=0)
+        return bool(flag.item())
+
+    def run_loop(
+        self,
+        name: str,
+        model: torch.nn.Module,
+        loss_fn: Any,
+        *,
+        ema: bool = False,
+    ) -> tuple[torch.nn.Module, EMA | None, int]:
+        """Generic loop: loss_fn(model, idx, gen) -> {"total": ..., other scalars}."""
+        steps, lr = self.steps[name], self.lr[name]
+        ckpt = Checkpointer(self.out / "checkpoints" / name)
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.99), weight_decay=0.0)
+        averager = EMA(model) if ema else None
+        start = 0
+        gen = torch.Generator().manual_seed(self.args.seed * 1000 + self.acc.process_index)
+        state = ckpt.load() if self.args.resume else None
+        if state is not None:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            if averager is not None and "ema" in state:
+                averager.load_state_dict(state["ema"])
+            set_rng_state(state["rng"])
+            gen.set_state(state["gen"])
+            start = int(state["step"])
+            if self.main and not self.quiet:
+                print(f"[{name}] resuming from step {start}", file=sys.stderr)
+        loader = self._index_loader(self.batch[name])
+        model, opt, loader = self.acc.prepare(model, opt, loader)
+        batches = cycle(loader, getattr(getattr(loader, "sampler", None), "set_epoch", None))
+        bar = progress(steps, start, f"train {name}", self.quiet)
+        started = time.time()
+        step = start
+        sums: dict[str, float] = {}
+        count = 0
+        warmup = min(200, max(1, steps // 10))
+
+        def save(step: int) -> None:
+            if self.main:
+                inner = self.acc.unwrap_model(model)
+                payload = {
+                    "model": inner.state_dict(),
+                    "optimizer": opt.optimizer.state_dict()
+                    if hasattr(opt, "optimizer")
+                    else opt.state_dict(),
+                    "rng": rng_state(),
+                    "gen": gen.get_state(),
+                }
+                if averager is not None:
+                    payload["ema"] = averager.state_dict()
+                ckpt.save(step, payload)
+            self.acc.wait_for_everyone()
+
+        while step < steps:
+            (idx,) = next(batches)
+            set_lr(opt, warmup_lr(step, lr, warmup))
+            model.train()
+            losses = loss_fn(model, idx.cpu(), gen)
+            self.acc.backward(losses["total"])
+            self.acc.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            if averager is not None:
+                averager.update(self.acc.unwrap_model(model))
+            step += 1
+            for k, v in losses.items():
+                sums[k] = sums.get(k, 0.0) + finite_or_raise(v, name, step)
+            count += 1
+            bar.update(1)
+            if step % self.args.log_every == 0 or step == steps:
+                means = {k: round(v / count, 5) for k, v in sums.items()}
+                bar.set_postfix(loss=f"{means['total']:.4f}")
+                self.log.write(
+                    {
+                        "component": name,
+                        "step": step,
+                        "lr": opt.param_groups[0]["lr"],
+                        "elapsed_s": round(time.time() - started, 1),
+                        **means,
+                    }
+                )
+                sums, count = {}, 0
+                if self._stop_now(started, self.minutes[name]):
+                    break
+            if step % self.args.checkpoint_every == 0:
+                save(step)
+        bar.close()
+        if step % self.args.checkpoint_every:
+            save(step)
+        return self.acc.unwrap_model(model), averager, step
+
+    def finish(
+        self, name: str, model: torch.nn.Module, step: int, extra: dict | None = None
+    ) -> None:
+        if self.main:
+            model.save_pretrained(self.out / name)
+            Checkpointer(self.out / "checkpoints" / name).mark_done(step, extra)
+            self.log.write({"component": name, "done": True, "step": step, **(extra or {})})
+        self.acc.wait_for_everyone()
+
+    def already_done(self, name: str) -> bool:
+        """Resume skips a finished component unless more steps are asked for than it ran."""
+        done = Checkpointer(self.out / "checkpoints" / name).done()
+        return bool(
+            self.args.resume
+            and done is not None
+            and int(done.get("step", 0)) >= self.steps[name]
+            and (self.out / name / "config.json").is_file()
+        )
+
+    # ------------------------------------------------------------------ components
+
+    def train_vae(self) -> None:
+        model = MelVAE(**self.configs["vae"])
+        n = int(CROP_SECONDS * SAMPLE_RATE)
+        fe = self.fe
+
+        def loss_fn(m: torch.nn.Module, idx: torch.Tensor, gen: torch.Generator) -> dict:
+            wave, length = self.data.waves(idx)
+            crop = random_crops(wave, length, n, gen).to(self.acc.device)
+            mel = fe.to(self.acc.device)(crop)  # (B, 1, 64, 100)
+            return _vae_loss(m, mel)
+
+        model, _, step = self.run_loop("vae", model, loss_fn)
+        scale = self.latent_scale(model)
+        model.set_scaling_factor(scale)
+        self.finish("vae", model, step, {"scaling_factor": scale})
+
+    @torch.no_grad()
+    def latent_scale(self, vae: MelVAE) -> float:
+        """1 / std of the posterior means over up to 256 windows (Stable Diffusion's recipe)."""
+        vae.eval()
+        idx = torch.arange(min(256, self.data.n))
+        means = []
+        for s in range(0, len(idx), 32):
+            wave, _ = self.data.waves(idx[s : s + 32])
+            means.append(vae.encode(self.fe(wave))[0])
+        std = float(torch.cat(means).std())
+        return 1.0 / max(std, 1e-6)
+
+    def train_vocoder(self) -> None:
+        model = Vocoder(**self.configs["vocoder"])
+        n = int(CROP_SECONDS * SAMPLE_RATE)
+        fe = self.fe
+
+        def loss_fn(m: torch.nn.Module, idx: torch.Tensor, gen: torch.Generator) -> dict:
+            wave, length = self.data.waves(idx)
+            crop = random_crops(wave, length, n, gen).to(self.acc.device)
+            # near-silent targets (below -60 dBFS RMS) make spectral convergence explode
+            loud = crop.pow(2).mean(1).sqrt() > 1e-3
+            if bool(loud.any()):
+                crop = crop[loud]
+            mel = fe.to(self.acc.device)(crop)
+            return vocoder_losses(m(mel), crop, fe)
+
+        model, _, step = self.run_loop("vocoder", model, loss_fn)
+        self.finish("vocoder", model, step)
+
+    def train_clap(self) -> None:
+        model = CLAP(**self.configs["clap"])
+        cache = text_cache(self.data, self.out, self.acc, self.quiet)
+        fe = self.fe
+
+        def loss_fn(m: torch.nn.Module, idx: torch.Tensor, gen: torch.Generator) -> dict:
+            ids = self.data.random_captions(idx, gen)
+            keep, seen = [], set()
+            for j, c in enumerate(ids.tolist()):  # no duplicate captions: no false negatives
+                if c not in seen:
+                    seen.add(c)
+                    keep.append(j)
+            idx, ids = idx[keep], ids[keep]
+            wave, length = self.data.waves(idx)
+            mel = fe(wave).to(self.acc.device)  # (B, 1, 64, F)
+            frames = mel.shape[-1]
+            frame_mask = torch.arange(frames)[None] < (length[:, None] // HOP).clamp_min(1)
+            a, t = m(mel, cache["pooled"][ids].to(self.acc.device), frame_mask.to(mel.device))
+            inner = self.acc.unwrap_model(m)
+            loss = inner.contrastive_loss(a, t)
+            with torch.no_grad():
+                acc = inner.score(a, t).argmax(1) == torch.arange(len(ids), device=a.device)
+            return {"total": loss, "top1": acc.float().mean()}
+
+        model, _, step = self.run_loop("clap", model, loss_fn)
+        self.finish("clap", model, step)
+
+    @torch.no_grad()
+    def latents(self, vae: MelVAE) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scaled posterior means of every window (N, C, 16, T') and real latent frames (N,)."""
+        key = hashlib.sha256(
+            (self.out / "vae" / "model.safetensors").read_bytes()
+            + json.dumps(vae.config, sort_keys=True).encode()
+            + str((self.data.n, self.args.seconds, str(self.args.data.resolve()))).encode()
+        ).hexdigest()[:16]
+        path = self.out / "cache" / f"latents_{key}.safetensors"
+        with self.acc.main_process_first():
+            if not path.is_file():
+                from tqdm import tqdm
+
+                vae.eval()
+                chunks = []
+                for s in tqdm(range(0, self.data.n, 32), desc="latents", disable=self.quiet):
+                    wave, _ = self.data.waves(torch.arange(s, min(s + 32, self.data.n)))
+                    chunks.append(vae.to_diffusion(self.fe(wave)))
+                lat = torch.cat(chunks)
+                frames = (self.data.length // HOP + 3) // 4
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+                save_file({"latents": lat.contiguous(), "frames": frames}, str(tmp))
+                os.replace(tmp, path)
+        stored = load_file(str(path))
+        return stored["latents"], stored["frames"]
+
+    def train_denoiser(self) -> None:
+        vae_dir = self.out / "vae"
+        if not (vae_dir / "config.json").is_file():
+            raise AvgenError(f"{vae_dir} has no trained VAE; train the 'vae' component first.")
+        vae = MelVAE.from_pretrained(vae_dir)
+        lat, lat_frames = self.latents(vae)
+        cache = text_cache(self.data, self.out, self.acc, self.quiet)
+        cfg = {
+            "latent_channels": vae.latent_channels,
+            "latent_freq": vae.config["n_mels"] // 4,
+            **self.configs["denoiser"],
+        }
+        model = AudioDenoiser(**cfg)
+        data = self.data
+
+        def loss_fn(m: torch.nn.Module, idx: torch.Tensor, gen: torch.Generator) -> dict:
+            dev = self.acc.device
+            b = len(idx)
+            x0 = lat[idx].to(dev)  # (B, C, 16, T')
+            cond = gather_text(cache, data.random_captions(idx, gen))
+            drop = torch.rand(b, generator=gen) < COND_DROPOUT  # -> the null condition
+            cond["tokens"][drop] = 0.0
+            cond["mask"][drop] = False
+            cond["pooled"][drop] = 0.0
+            tempo = data.tempo[idx].clone()
+            tempo[torch.rand(b, generator=gen) < TEMPO_DROPOUT] = math.nan
+            cond["tempo"] = tempo
+            cond["seconds"] = data.seconds[idx].clone()
+            frames = lat_frames[idx]
+            mask = None
+            if bool((frames < x0.shape[-1]).any()):
+                fm = torch.arange(x0.shape[-1])[None] < frames[:, None]  # (B, T')
+                cond["frame_mask"] = fm
+                mask = fm[:, None, None, :].to(dev)  # (B, 1, 1, T')
+            cond = {k: v.to(dev) for k, v in cond.items()}
+            loss = flow_matching_loss(m, x0, cond, generator=None, mask=mask)
+            return {"total": loss}
+
+        model, averager, step = self.run_loop("denoiser", model, loss_fn, ema=True)
+        if averager is not None:
+            averager.copy_to(model)
+        self.finish("denoiser", model, step, {"ema_decay": averager.decay() if averager else None})
+
+    def run(self, components: list[str]) -> None:
+        for name in components:
+            if self.already_done(name):
+                if self.main and not self.quiet:
+                    print(
+                        f"[{name}] already trained in {self.out / name}; skipped", file=sys.stderr
+                    )
+                continue
+            getattr(self, f"train_{name}")()
+            if _STOP["requested"]:
+                break
+        if self.main:
+            info = {
+                "data": str(self.args.data),
+                "seconds": self.args.seconds,
+                "components": components,
+                "processes": self.acc.num_processes,
+                "argv": sys.argv,
+            }
+            (self.out / "train_args.json").write_text(json.dumps(info, indent=2) + "\n")
+            write_pipeline_config(self.out, self.args.seconds)
+            vocab = caption_vocabulary(self.data.unique_captions)
+            (self.out / "vocabulary.json").write_text(json.dumps(vocab, indent=1) + "\n")
+        self.acc.wait_for_everyone()
+
+
+def caption_vocabulary(captions: list[str]) -> list[str]:
+    """The prompt-parser phrases (avgen.vocab's words) that occur in the training captions:
+    what a model card's ``## Vocabulary`` section lists for the prompt linter."""
+    from avgen.prompts import LEXICON, _phrase
+
+    longest = max(len(p) for p in LEXICON)
+    grams: set[tuple[str, ...]] = set()
+    for caption in set(captions):
+        words = _phrase(caption)
+        for n in range(1, longest + 1):
+            grams.update(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
+    return sorted(" ".join(p) for p in LEXICON if p in grams and p not in {("a",), ("an",)})
+
+
+def write_pipeline_config(out: Path, seconds: float) -> None:
+    """Make OUT a loadable model folder (``TextToAudioPipeline.from_pretrained(OUT)``) once the
+    VAE and the denoiser exist; an existing pipeline.json (tuned defaults) is kept."""
+    from avgen.pipelines.text_to_audio import DEFAULTS, PIPELINE_CLASS, PIPELINE_CONFIG
+
+    path = out / PIPELINE_CONFIG
+    if path.is_file() or not all((out / c / "config.json").is_file() for c in ("vae", "denoiser")):
+        return
+    cfg = {"_class": PIPELINE_CLASS, **DEFAULTS, "window_s": seconds}
+    cfg["overlap_s"] = min(DEFAULTS["overlap_s"], seconds / 4)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(cfg, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+_STOP = {"requested": False}
+
+
+def _request_stop(signum: int, frame: Any) -> None:
+    """SIGTERM / SIGINT: finish the component at the next log step, saving everything."""
+    _STOP["requested"] = True
+
+
+def _vae_loss(m: torch.nn.Module, mel: torch.Tensor) -> dict[str, torch.Tensor]:
+    """VAE loss through the (possibly DDP-wrapped) model's forward."""
+    rec, mean, logvar = m(mel)
+    l1 = (rec - mel).abs().mean()
+    kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean()
+    inner = m.module if hasattr(m, "module") else m
+    return {"total": l1 + inner.kl_weight * kl, "rec": l1, "kl": kl}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``avgen train audio`` and ``python -m avgen.train.audio``."""
+    args = build_parser().parse_args(argv)
+    if args.export is not None:
+        overrides = json.loads(args.pipeline_config) if args.pipeline_config else {}
+        export_model(args.out, args.export, overrides)
+        return 0
+    components = [c.strip() for c in args.components.split(",") if c.strip()]
+    for c in components:
+        if c not in COMPONENTS:
+            raise AvgenError(f"component {c!r} is unknown; choose from {', '.join(COMPONENTS)}.")
+    if args.data is None:
+        raise AvgenError("--data is required: a folder with metadata.jsonl and audio files.")
+    if not (args.data / "metadata.jsonl").is_file():
+        raise AvgenError(f"{args.data} has no metadata.jsonl; give a folder in the world layout.")
+    if not 1.0 <= args.seconds <= 60.0:
+        raise AvgenError(f"--seconds {args.seconds:g} is outside 1 to 60.")
+    if args.checkpoint_every < 1 or args.log_every < 1:
+        raise AvgenError("--checkpoint-every and --log-every must be at least 1.")
+    torch.manual_seed(args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, _request_stop)
+    Trainer(args).run(components)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        raise SystemExit(main())
+    except AvgenError as exc:
+        sys.stderr.write(f"avgen: {exc}\n")
+        raise SystemExit(2) from None
