@@ -1,5 +1,5 @@
 # Two commands on a fresh Linux machine with Python >= 3.11:
-#   make demo   installs avgen into .venv and generates an example clip with sound
+#   make demo   installs avgen into .venv and generates examples with the shipped models
 #   make test   installs the test tools and runs ruff and the whole test suite
 PY ?= python3
 VENV := .venv
@@ -19,6 +19,7 @@ $(BIN)/avgen: pyproject.toml
 install: $(BIN)/avgen
 
 demo: install
+	$(BIN)/avgen audio "upbeat jazz saxophone solo with reverb at 120 BPM" -o out/sax.wav --preview
 	$(BIN)/avgen demo -o out/demo.mp4
 
 test: install

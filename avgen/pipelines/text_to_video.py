@@ -1,0 +1,510 @@
+"""Text-to-video pipeline: a Sora-style space-time DiT over a causal video VAE's latent, sampled
+with rectified flow (arXiv 2403.03206) and classifier-free guidance, on avgen's own models.
+
+Numbered like diffusers' pipelines (``WanPipeline.__call__``): 1 check inputs, 2 encode the
+prompt, 3 prepare timesteps, 4 prepare latents (init image / extension context), 5 denoising
+loop (window by window), 6 decode.
+
+Native sizes (as Sora): the DiT reads patch sequences of any length, so ``width``, ``height``
+(multiples of ``size_multiple``: the VAE's 4x times the DiT's 2x patch; off-grid sizes are
+rounded with a warning) and any frame count work. Long clips are made window by window: each
+window has the trained length (``window_frames``, 17 = 2 s at 8 fps); after the first, a window
+is given the last ``context_latent_frames`` latent frames of the video so far as known frames
+(the DiT's ``known`` / ``known_mask`` condition, plus RePaint-style replacement in the sampler).
+Because the VAE is causal, those context frames are re-encoded from the last
+``1 + 4 (context - 1)`` decoded frames, so they mean exactly what a clip's first latent frames
+mean in training; the new window's decoding of them is dropped and its remaining frames are
+appended. ``init_image`` is the first window's first latent frame (a single frame encodes
+alone); ``extend_video`` gives the first window its context from the end of that clip.
+
+Defaults come from ``pipeline.json`` in the model folder; duration comes from the prompt parser
+("for 10 seconds"), slow motion and the rest from the text itself (the captions say it).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from avgen.diffusion.flow import sample, timestep_schedule
+from avgen.errors import AvgenError
+from avgen.video.dit import VideoDiT
+from avgen.video.vae import VideoVAE
+
+PIPELINE_CONFIG = "pipeline.json"
+PIPELINE_CLASS = "TextToVideoPipeline"
+MAX_SECONDS = 30.0
+STEPS_RANGE = (1, 1000)
+GUIDANCE_RANGE = (0.0, 50.0)
+FPS_RANGE = (1, 30)
+SIZE_RANGE = (32, 256)
+DEFAULTS: dict[str, Any] = {
+    "num_inference_steps": 20,
+    "guidance_scale": 3.0,
+    "shift": 1.0,
+    "default_duration_s": 4.0,
+    "window_frames": 17,
+    "context_latent_frames": 2,
+    "native_size": 64,
+    "fps": 8,
+}
+
+_TEXT_ENCODERS: dict[str, Any] = {}
+
+
+def default_video_model_dir() -> Path:
+    """The shipped model folder ``avgen/models/video`` (found inside the installed package)."""
+    return Path(str(resources.files("avgen") / "models" / "video"))
+
+
+def shared_text_encoder(device: str | torch.device = "cpu") -> Any:
+    """The bundled frozen MiniLM, loaded once per process and device."""
+    from avgen.text import TextEncoder
+
+    key = str(torch.device(device))
+    if key not in _TEXT_ENCODERS:
+        _TEXT_ENCODERS[key] = TextEncoder.from_default(device=device)
+    return _TEXT_ENCODERS[key]
+
+
+def load_image(path: str | Path, width: int, height: int) -> np.ndarray:
+    """An image file as uint8 (height, width, 3): short side scaled, centre cropped."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise AvgenError(f"init image {path} does not exist.")
+    try:
+        with Image.open(path) as img:
+            rgb = np.asarray(img.convert("RGB"))
+    except (UnidentifiedImageError, OSError) as exc:
+        raise AvgenError(f"init image {path} is not a readable image ({exc}).") from exc
+    return fit_frames(rgb[None], width, height)[0]
+
+
+def load_video(path: str | Path, width: int, height: int) -> tuple[np.ndarray, float]:
+    """A video file as uint8 (F, height, width, 3) and its fps."""
+    from avgen.media import read_mp4
+
+    path = Path(path)
+    if not path.is_file():
+        raise AvgenError(f"video to extend {path} does not exist.")
+    try:
+        frames, fps, _, _ = read_mp4(path)
+    except AvgenError:
+        raise
+    except Exception as exc:  # PyAV raises many types for foreign files
+        raise AvgenError(f"video to extend {path} is not a readable video ({exc}).") from exc
+    return fit_frames(frames, width, height), float(fps)
+
+
+def fit_frames(frames: np.ndarray, width: int, height: int) -> np.ndarray:
+    """(F, H, W, 3) uint8 -> (F, height, width, 3): scale to cover, crop the centre."""
+    f, h, w, _ = frames.shape
+    if (h, w) == (height, width):
+        return frames
+    x = torch.from_numpy(np.array(frames)).permute(0, 3, 1, 2).float()  # (F, 3, H, W)
+    scale = max(height / h, width / w)
+    nh, nw = max(height, round(h * scale)), max(width, round(w * scale))
+    x = torch.nn.functional.interpolate(
+        x, size=(nh, nw), mode="bilinear", antialias=True, align_corners=False
+    )
+    top, left = (nh - height) // 2, (nw - width) // 2
+    x = x[:, :, top : top + height, left : left + width]
+    return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def to_tensor(frames: np.ndarray) -> torch.Tensor:
+    """uint8 (F, H, W, 3) -> (1, 3, F, H, W) float in [-1, 1]."""
+    x = torch.from_numpy(np.array(frames)).float() / 127.5 - 1.0
+    return x.permute(3, 0, 1, 2)[None]
+
+
+def to_frames(video: torch.Tensor) -> np.ndarray:
+    """(3, F, H, W) in [-1, 1] -> uint8 (F, H, W, 3)."""
+    x = ((video.float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
+    return x.permute(1, 2, 3, 0).cpu().numpy()
+
+
+@dataclass
+class VideoPipelineOutput:
+    """``frames`` uint8 (F, H, W, 3) at ``fps`` (with an extended clip first when
+    ``extend_video`` was given); ``joins`` the frame index of every window join;
+    ``settings`` the resolved values that made it."""
+
+    frames: np.ndarray
+    fps: int
+    joins: list[int] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+class TextToVideoPipeline:
+    """Causal video VAE + space-time DiT + frozen MiniLM, run as one text-to-video model."""
+
+    def __init__(
+        self,
+        vae: VideoVAE,
+        dit: VideoDiT,
+        text_encoder: Any = None,
+        config: dict[str, Any] | None = None,
+        model_id: str = "custom",
+    ) -> None:
+        self.vae, self.dit = vae, dit
+        self._text_encoder = text_encoder
+        self.config = {**DEFAULTS, **(config or {})}
+        self.model_id = model_id
+        self.device = torch.device("cpu")
+
+    # ------------------------------------------------------------------ loading
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        folder: str | Path | None = None,
+        *,
+        device: str | torch.device = "cpu",
+        text_encoder: Any = None,
+    ) -> TextToVideoPipeline:
+        """Load ``folder`` (default: the shipped ``avgen/models/video``); AvgenError if it is not
+        an avgen video model (pipeline.json + vae/ + dit/)."""
+        shipped = folder is None
+        folder = default_video_model_dir() if shipped else Path(folder)
+        cfg_path = folder / PIPELINE_CONFIG
+        if not cfg_path.is_file():
+            hint = " (this install ships no trained video model)" if shipped else ""
+            raise AvgenError(
+                f"{folder} is not an avgen video model folder: it has no {PIPELINE_CONFIG}{hint}."
+            )
+        try:
+            config = json.loads(cfg_path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise AvgenError(f"{cfg_path} is not valid JSON ({exc.__class__.__name__}).") from exc
+        if not isinstance(config, dict) or config.get("_class") != PIPELINE_CLASS:
+            raise AvgenError(
+                f"{folder} is not an avgen video model folder ({cfg_path} is foreign)."
+            )
+        vae = VideoVAE.from_pretrained(folder / "vae", device=device)
+        dit = VideoDiT.from_pretrained(folder / "dit", device=device)
+        if dit.latent_channels != vae.latent_channels:
+            raise AvgenError(
+                f"{folder}: the DiT expects {dit.latent_channels} latent channels but the VAE "
+                f"makes {vae.latent_channels}."
+            )
+        model_id = "avgen/models/video" if shipped else str(folder)
+        config = {k: v for k, v in config.items() if not k.startswith("_")}
+        return cls(vae, dit, text_encoder, config, model_id=model_id).to(device)
+
+    def save_pretrained(self, folder: str | Path) -> Path:
+        """Write both components (save_pretrained) and pipeline.json into ``folder``."""
+        folder = Path(folder)
+        self.vae.save_pretrained(folder / "vae")
+        self.dit.save_pretrained(folder / "dit")
+        cfg = {"_class": PIPELINE_CLASS, **{k: self.config[k] for k in DEFAULTS}}
+        tmp = folder / f".{PIPELINE_CONFIG}.tmp"
+        tmp.write_text(json.dumps(cfg, indent=2) + "\n")
+        tmp.replace(folder / PIPELINE_CONFIG)
+        return folder
+
+    def to(self, device: str | torch.device) -> TextToVideoPipeline:
+        self.device = torch.device(device)
+        self.vae.to(self.device).eval()
+        self.dit.to(self.device).eval()
+        return self
+
+    @property
+    def text_encoder(self) -> Any:
+        if self._text_encoder is None:
+            self._text_encoder = shared_text_encoder(self.device)
+        return self._text_encoder
+
+    @property
+    def size_multiple(self) -> int:
+        """Frame sizes must be multiples of this: the VAE's spatial factor x the DiT's patch."""
+        return self.vae.spatial_factor * max(self.dit.patch_size[1:])
+
+    # ------------------------------------------------------------------ steps
+
+    def snap_size(self, width: int, height: int) -> tuple[int, int]:
+        """Round sizes off the patch grid to the nearest valid one, with a warning."""
+        m = self.size_multiple
+        lo, hi = SIZE_RANGE
+        out = []
+        for name, v in (("width", width), ("height", height)):
+            if isinstance(v, bool) or not isinstance(v, int | float) or not lo <= v <= hi:
+                raise AvgenError(f"{name} must be from {lo} to {hi} pixels, got {v!r}.")
+            snapped = int(min(hi, max(lo, m * round(v / m))))
+            if snapped != v:
+                warnings.warn(
+                    f"{name} {v} is not a multiple of {m}; using {snapped}.", stacklevel=3
+                )
+            out.append(snapped)
+        return out[0], out[1]
+
+    def check_inputs(
+        self,
+        prompt: str,
+        num_inference_steps: int,
+        guidance_scale: float,
+        num_frames: int,
+        fps: int,
+    ) -> None:
+        """1. One clear AvgenError for the first bad input."""
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise AvgenError("the prompt is empty: describe the video you want.")
+        lo, hi = STEPS_RANGE
+        if isinstance(num_inference_steps, bool) or not lo <= int(num_inference_steps) <= hi:
+            raise AvgenError(f"steps must be between {lo} and {hi}, got {num_inference_steps}.")
+        lo, hi = GUIDANCE_RANGE
+        if not lo <= float(guidance_scale) <= hi:
+            raise AvgenError(f"guidance must be between {lo:g} and {hi:g}, got {guidance_scale:g}.")
+        lo, hi = FPS_RANGE
+        if isinstance(fps, bool) or not isinstance(fps, int) or not lo <= fps <= hi:
+            raise AvgenError(f"fps must be a whole number from {lo} to {hi}, got {fps!r}.")
+        most = int(MAX_SECONDS * fps)
+        if isinstance(num_frames, bool) or not isinstance(num_frames, int):
+            raise AvgenError(f"num_frames must be a whole number, got {num_frames!r}.")
+        if not 1 <= num_frames <= most:
+            raise AvgenError(
+                f"num_frames must be from 1 to {most} ({MAX_SECONDS:g} s at {fps} fps), "
+                f"got {num_frames}."
+            )
+
+    def encode_prompt(
+        self, prompt: str, negative_prompt: str | None, batch: int = 1
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """2. MiniLM token states + pooled vector; the negative prompt or the null text
+        (no tokens and a zero pooled vector: what condition dropout trained)."""
+        enc = self.text_encoder.encode([prompt])
+        cond = {k: v.to(self.device).expand(batch, *v.shape[1:]) for k, v in enc.items()}
+        if negative_prompt:
+            neg = self.text_encoder.encode([negative_prompt])
+            uncond = {k: v.to(self.device).expand(batch, *v.shape[1:]) for k, v in neg.items()}
+        else:
+            uncond = {
+                "tokens": torch.zeros_like(cond["tokens"]),
+                "mask": torch.zeros_like(cond["mask"]),
+                "pooled": torch.zeros_like(cond["pooled"]),
+            }
+        return cond, uncond
+
+    def prepare_timesteps(self, num_inference_steps: int) -> torch.Tensor:
+        """3. The sampling times (steps + 1,) from 1 to 0 (``shift`` from pipeline.json)."""
+        return timestep_schedule(num_inference_steps, float(self.config["shift"]))
+
+    def context_frames(self) -> int:
+        """Video frames behind the context latent frames: 1 + 4 (context_latent_frames - 1)."""
+        n = int(self.config["context_latent_frames"])
+        return 1 + self.vae.temporal_factor * (n - 1)
+
+    def window_plan(self, num_frames: int, has_context: bool = False) -> list[int]:
+        """New frames contributed by each window (the first window has no context unless an
+        extended clip gives it one)."""
+        win = int(self.config["window_frames"])
+        ctx_frames = self.context_frames()
+        plan, left = [], num_frames
+        first = True
+        while left > 0:
+            new = win if (first and not has_context) else win - ctx_frames
+            plan.append(min(new, left))
+            left -= new
+            first = False
+        return plan
+
+    def prepare_latents(
+        self, height: int, width: int, context: torch.Tensor | None
+    ) -> tuple[tuple[int, ...], dict[str, torch.Tensor], tuple[torch.Tensor, torch.Tensor] | None]:
+        """4. The window's latent shape (1, C, F', h, w) and its known-frame condition:
+        ``context`` (1, C, n, h, w) scaled latent frames placed first (an init image is n = 1)."""
+        s = self.vae.spatial_factor
+        f_lat = self.vae.latent_frames(int(self.config["window_frames"]))
+        shape = (1, self.vae.latent_channels, f_lat, height // s, width // s)
+        if context is None:
+            return shape, {}, None
+        n = context.shape[2]
+        known = torch.zeros(shape, device=self.device)
+        known[:, :, :n] = context
+        mask = torch.zeros(1, 1, *shape[2:], device=self.device)
+        mask[:, :, :n] = 1.0
+        return shape, {"known": known, "known_mask": mask}, (known, mask)
+
+    def denoise(
+        self,
+        shape: tuple[int, ...],
+        cond: dict[str, Any],
+        uncond: dict[str, Any],
+        known: dict[str, torch.Tensor],
+        inpaint: tuple[torch.Tensor, torch.Tensor] | None,
+        steps: int,
+        guidance: float,
+        generator: torch.Generator | None,
+        callback: Callable[[int, int], None] | None,
+    ) -> torch.Tensor:
+        """5. One window of flow sampling with CFG (cond and uncond in one batch); the known
+        frames ride in both conditions and are re-imposed after every step."""
+        return sample(
+            self.dit,
+            shape,
+            {**cond, **known},
+            {**uncond, **known},
+            num_inference_steps=steps,
+            guidance_scale=guidance,
+            generator=generator,
+            inpaint=inpaint,
+            callback=callback,
+            shift=float(self.config["shift"]),
+            device=self.device,
+        )
+
+    def decode(self, latent: torch.Tensor) -> torch.Tensor:
+        """6. Scaled latent (1, C, F', h, w) -> video (3, F, H, W) in [-1, 1]."""
+        return self.vae.decode_latents(latent)[0]
+
+    def encode_context(self, frames: np.ndarray) -> torch.Tensor:
+        """The last ``1 + 4 (n - 1)`` frames -> n scaled latent frames (1, C, n, h, w)."""
+        need = self.context_frames()
+        clip = frames[-need:]
+        if len(clip) < need:  # a short clip: hold its first frame (the VAE pads causally too)
+            clip = np.concatenate([np.repeat(clip[:1], need - len(clip), axis=0), clip])
+        return self.vae.encode_frames(to_tensor(clip).to(self.device))
+
+    # ------------------------------------------------------------------ call
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        prompt: str,
+        negative_prompt: str | None = None,
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
+        num_frames: int | None = None,
+        duration_s: float | None = None,
+        width: int = 64,
+        height: int = 64,
+        fps: int = 8,
+        generator: torch.Generator | None = None,
+        init_image: str | Path | np.ndarray | None = None,
+        extend_video: str | Path | np.ndarray | None = None,
+        callback: Callable[[int, int], None] | None = None,
+    ) -> VideoPipelineOutput:
+        """Generate ``num_frames`` (or ``duration_s`` x fps; default: the prompt's duration, else
+        pipeline.json's) new frames for ``prompt``. ``init_image`` (file or uint8 (H, W, 3))
+        is the first frame; ``extend_video`` (file or uint8 (F, H, W, 3)) is continued, and
+        returned first. ``callback(step, total)`` counts sampler steps over all windows."""
+        from avgen.prompts import parse_prompt
+
+        steps = int(
+            self.config["num_inference_steps"]
+            if num_inference_steps is None
+            else num_inference_steps
+        )
+        guidance = float(
+            self.config["guidance_scale"] if guidance_scale is None else guidance_scale
+        )
+        if init_image is not None and extend_video is not None:
+            raise AvgenError("give either an init image or a video to extend, not both.")
+        width, height = self.snap_size(width, height)
+        if num_frames is None:
+            if duration_s is None and isinstance(prompt, str):
+                duration_s = parse_prompt(prompt).duration_s
+            if duration_s is None:
+                duration_s = float(self.config["default_duration_s"])
+            if not 0 < float(duration_s) <= MAX_SECONDS:
+                raise AvgenError(
+                    f"duration must be more than 0 and at most {MAX_SECONDS:g} seconds, "
+                    f"got {duration_s:g}."
+                )
+            num_frames = max(1, round(float(duration_s) * fps))
+        self.check_inputs(prompt, steps, guidance, num_frames, fps)  # 1
+        cond, uncond = self.encode_prompt(prompt.strip(), negative_prompt)  # 2
+        fps_t = torch.full((1,), float(fps), device=self.device)
+        cond["fps"] = uncond["fps"] = fps_t
+        self.prepare_timesteps(steps)  # 3 (validates; the sampler rebuilds the same grid)
+
+        video: np.ndarray = np.zeros((0, height, width, 3), np.uint8)
+        source_frames = 0
+        context: torch.Tensor | None = None
+        if extend_video is not None:
+            if isinstance(extend_video, np.ndarray):
+                video = fit_frames(extend_video, width, height)
+            else:
+                video, _ = load_video(extend_video, width, height)
+            source_frames = len(video)
+            context = self.encode_context(video)
+        elif init_image is not None:
+            if isinstance(init_image, np.ndarray):
+                image = fit_frames(init_image[None], width, height)[0]
+            else:
+                image = load_image(init_image, width, height)
+            context = self.vae.encode_frames(to_tensor(image[None]).to(self.device))
+
+        plan = self.window_plan(num_frames, has_context=extend_video is not None)
+        total, done = steps * len(plan), 0
+        joins: list[int] = []
+
+        def step_cb(i: int, n: int) -> None:
+            if callback is not None:
+                callback(done + i, total)
+
+        ctx_frames = self.context_frames()
+        for k, new in enumerate(plan):
+            shape, known, inpaint = self.prepare_latents(height, width, context)  # 4
+            latent = self.denoise(  # 5
+                shape, cond, uncond, known, inpaint, steps, guidance, generator, step_cb
+            )
+            frames = to_frames(self.decode(latent))  # 6: (F_win, H, W, 3)
+            # after the first window (or when extending) the window starts with a re-creation
+            # of its context frames: drop it; an init image is kept as the first frame
+            skip = 0 if (k == 0 and extend_video is None) else ctx_frames
+            if len(video):
+                joins.append(len(video))
+            video = np.concatenate([video, frames[skip : skip + new]])
+            if k < len(plan) - 1:
+                context = self.encode_context(video)
+            done += steps
+        settings = {
+            "num_inference_steps": steps,
+            "guidance_scale": guidance,
+            "num_frames": num_frames,
+            "width": width,
+            "height": height,
+            "fps": fps,
+            "windows": len(plan),
+            "source_frames": source_frames,
+        }
+        return VideoPipelineOutput(frames=video, fps=fps, joins=joins, settings=settings)
+
+
+def join_continuity(frames: np.ndarray, joins: list[int]) -> dict[str, float]:
+    """Jumps at window joins against ordinary frame-to-frame change inside windows.
+
+    Colour: mean absolute RGB difference (0-255) between consecutive frames. Position: the
+    shift (pixels) of the intensity-weighted centroid of what differs from the frame's median
+    colour (the moving objects). Returns the means at joins and elsewhere.
+    """
+    x = frames.astype(np.float32)
+    colour = np.abs(np.diff(x, axis=0)).mean(axis=(1, 2, 3))  # (F - 1,)
+    cents = []
+    for f in x:
+        d = np.abs(f - np.median(f.reshape(-1, 3), axis=0)).sum(-1)  # (H, W)
+        w = d / max(float(d.sum()), 1e-6)
+        ys, xs = np.mgrid[: f.shape[0], : f.shape[1]]
+        cents.append(((w * ys).sum(), (w * xs).sum()))
+    c = np.asarray(cents)
+    pos = np.linalg.norm(np.diff(c, axis=0), axis=1)  # (F - 1,)
+    at = [j - 1 for j in joins if 0 < j < len(frames)]
+    inside = [i for i in range(len(colour)) if i not in set(at)]
+    return {
+        "colour_jump_at_joins": float(np.mean(colour[at])) if at else math.nan,
+        "colour_change_inside": float(np.mean(colour[inside])) if inside else math.nan,
+        "position_jump_at_joins": float(np.mean(pos[at])) if at else math.nan,
+        "position_change_inside": float(np.mean(pos[inside])) if inside else math.nan,
+    }

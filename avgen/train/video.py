@@ -1,0 +1,600 @@
+"""Train avgen's Sora-style text-to-video model (space-time DiT + causal VAE, flow matching).
+
+``avgen train video --data DIR --out DIR`` (or ``python -m avgen.train.video``, or
+``accelerate launch --multi_gpu --num_processes N -m avgen.train.video ...`` for DDP; without
+CUDA that runs N CPU processes over gloo) trains, in order:
+
+1. ``vae``: the causal video VAE (``avgen.video.vae.VideoVAE``) on random short crops
+   (``1 + 4k`` frames) with L1 + KL, then fits the latent scaling factor (1 / std of the
+   posterior means, Stable Diffusion's recipe) and saves ``OUT/vae``;
+2. ``dit``: caches every clip's scaled VAE latent and every caption's MiniLM encoding once
+   (``OUT/cache``), then trains ``avgen.video.dit.VideoDiT`` with rectified flow (logit-normal
+   t, SD3 arXiv 2403.03206), 10 % condition dropout to the null text (CFG), random known-frame
+   conditioning (``random_known_condition``: image-to-video and extension; revealed frames are
+   not scored), the clip's fps as a condition, and a parameter EMA whose weights are saved to
+   ``OUT/dit`` at every checkpoint (so a running job always leaves a usable model).
+
+The data folder is the world layout (``metadata.jsonl`` + mp4; ``avgen.worlds.loader``); clips
+are retimed to ``--fps`` and cropped / padded to ``--num-frames``. Output: ``OUT/vae``,
+``OUT/dit`` (``save_pretrained``), ``OUT/pipeline.json`` (so ``OUT`` loads with
+``TextToVideoPipeline.from_pretrained``), ``OUT/vocabulary.json``, ``OUT/train_log.jsonl``,
+``OUT/checkpoints/<component>/step_*.pt`` (resumed by default). ``--max-minutes`` time-boxes
+each component; SIGTERM stops at the next log step and saves everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from avgen.diffusion.flow import flow_matching_loss
+from avgen.errors import AvgenError
+from avgen.train.common import (
+    EMA,
+    Checkpointer,
+    LossLog,
+    finite_or_raise,
+    progress,
+    rng_state,
+    set_lr,
+    set_rng_state,
+    warmup_lr,
+)
+from avgen.video.dit import VideoDiT, random_known_condition
+from avgen.video.vae import VideoVAE
+
+COMPONENTS = ("vae", "dit")
+DEFAULT_STEPS = {"vae": 1500, "dit": 20000}
+DEFAULT_BATCH = {"vae": 8, "dit": 16}
+DEFAULT_LR = {"vae": 1e-3, "dit": 5e-4}
+TINY_CONFIG: dict[str, dict[str, Any]] = {
+    "vae": {"hidden_channels": 8, "stem_channels": 4, "latent_channels": 4},
+    "dit": {"hidden_size": 32, "depth": 1, "num_heads": 1, "mlp_ratio": 2.0},
+}
+VAE_CROP_FRAMES = 9  # 1 + 4 * 2: short clips make VAE steps cheap (the VAE is convolutional)
+COND_DROPOUT = 0.1
+MAX_TEXT_TOKENS = 64
+EMA_MAX_DECAY = 0.999
+
+
+# ----------------------------------------------------------------------------- options
+
+
+def _per_component(value: str | None, default: dict[str, Any], cast: type, flag: str) -> dict:
+    """``"3000"`` (every component) or ``"vae=1000,dit=6000"`` -> {component: value}."""
+    out = dict(default)
+    if value is None:
+        return out
+    for part in str(value).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            if "=" in part:
+                name, v = (s.strip() for s in part.split("=", 1))
+                if name not in COMPONENTS:
+                    raise AvgenError(f"{flag} names {name!r}; components are vae, dit.")
+                out[name] = cast(v)
+            else:
+                out = {k: cast(part) for k in COMPONENTS}
+        except ValueError as exc:
+            raise AvgenError(f"{flag} value {part!r} is not a number.") from exc
+    for k, v in out.items():
+        if v is not None and not v > 0:
+            raise AvgenError(f"{flag} for {k} must be positive, got {v}.")
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="avgen train video",
+        description="Train the text-to-video components (causal VAE, space-time DiT).",
+    )
+    p.add_argument("--data", required=True, type=Path, help="folder: metadata.jsonl + mp4")
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--components", default="vae,dit", help="comma-separated, in order")
+    p.add_argument("--steps", default=None, help="N or vae=N,dit=M")
+    p.add_argument("--batch-size", default=None, help="N or component=N,... (per process)")
+    p.add_argument("--lr", default=None, help="X or component=X,...")
+    p.add_argument("--max-minutes", default=None, help="stop a component early: M or c=M,...")
+    p.add_argument("--num-frames", type=int, default=17, help="training clip length (1 + 4k)")
+    p.add_argument("--size", type=int, default=64, help="frame size in pixels (square)")
+    p.add_argument("--fps", type=int, default=8, help="training frame rate")
+    p.add_argument("--checkpoint-every", type=int, default=250, help="steps between checkpoints")
+    p.add_argument("--log-every", type=int, default=25, help="steps between loss-log lines")
+    p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--tiny", action="store_true", help="tiny model sizes (tests, smoke runs)")
+    p.add_argument("--config", default=None, help="JSON (file or text): {component: kwargs}")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads per process")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+def _model_configs(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    configs: dict[str, dict[str, Any]] = {c: {} for c in COMPONENTS}
+    if args.tiny:
+        configs = {c: dict(v) for c, v in TINY_CONFIG.items()}
+    if args.config:
+        text = args.config
+        if Path(text).is_file():
+            text = Path(text).read_text()
+        try:
+            extra = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise AvgenError(f"--config is neither a JSON file nor JSON text ({exc.msg}).") from exc
+        if not isinstance(extra, dict) or not set(extra) <= set(COMPONENTS):
+            raise AvgenError("--config must map components (vae, dit) to keyword arguments.")
+        for c, kw in extra.items():
+            configs[c].update(kw)
+    return configs
+
+
+# ----------------------------------------------------------------------------- data
+
+
+class VideoData:
+    """The data folder as tensors: uint8 clips (N, F, H, W, 3), real lengths, captions."""
+
+    def __init__(self, args: argparse.Namespace, accelerator: Any, quiet: bool) -> None:
+        from avgen.worlds.loader import WorldDataset
+
+        with accelerator.main_process_first():
+            ds = WorldDataset(
+                args.data,
+                "video",
+                size=args.size,
+                fps=args.fps,
+                num_frames=args.num_frames,
+                quiet=quiet,
+            )
+        self.video = ds.tensors["video"]  # (N, F, H, W, 3) uint8
+        self.length = ds.tensors["video_length"]  # (N,)
+        self.fps = float(args.fps)
+        self.captions: list[list[str]] = [r.get("captions") or [r["text"]] for r in ds.rows]
+        self.n = len(ds.rows)
+        self.unique_captions = sorted({c for caps in self.captions for c in caps})
+        index = {c: j for j, c in enumerate(self.unique_captions)}
+        self.caption_ids = [[index[c] for c in caps] for caps in self.captions]
+
+    def clips(self, idx: torch.Tensor) -> torch.Tensor:
+        """(B, 3, F, H, W) float in [-1, 1]."""
+        v = self.video[idx].permute(0, 4, 1, 2, 3).float()  # (B, 3, F, H, W)
+        return v / 127.5 - 1.0
+
+    def random_captions(self, idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        picks = []
+        for i in idx.tolist():
+            ids = self.caption_ids[i]
+            picks.append(ids[int(torch.randint(len(ids), (1,), generator=gen))])
+        return torch.tensor(picks)
+
+
+def text_cache(data: VideoData, out: Path, accelerator: Any, quiet: bool) -> dict[str, Any]:
+    """Encode every distinct caption once with the frozen MiniLM; cached in OUT/cache."""
+    key = hashlib.sha256("\n".join(data.unique_captions).encode()).hexdigest()[:16]
+    path = out / "cache" / f"text_{key}.safetensors"
+    with accelerator.main_process_first():
+        if not path.is_file():
+            from tqdm import tqdm
+
+            from avgen.text import TextEncoder
+
+            enc = TextEncoder.from_default()
+            caps = data.unique_captions
+            toks, masks, pooled = [], [], []
+            for s in tqdm(range(0, len(caps), 128), desc="text cache", disable=quiet):
+                e = enc.encode(caps[s : s + 128], max_length=MAX_TEXT_TOKENS)
+                toks.append(e["tokens"])
+                masks.append(e["mask"])
+                pooled.append(e["pooled"])
+            length = max(t.shape[1] for t in toks)
+            tokens = torch.zeros(len(caps), length, enc.dim, dtype=torch.float16)
+            mask = torch.zeros(len(caps), length, dtype=torch.bool)
+            row = 0
+            for t, m in zip(toks, masks):
+                tokens[row : row + t.shape[0], : t.shape[1]] = t.half()
+                mask[row : row + t.shape[0], : t.shape[1]] = m
+                row += t.shape[0]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            save_file(
+                {"tokens": tokens, "mask": mask, "pooled": torch.cat(pooled).float()}, str(tmp)
+            )
+            os.replace(tmp, path)
+    return load_file(str(path))
+
+
+def gather_text(cache: dict[str, torch.Tensor], ids: torch.Tensor) -> dict[str, torch.Tensor]:
+    mask = cache["mask"][ids]  # (B, Lmax)
+    length = max(1, int(mask.sum(1).max()))
+    return {
+        "tokens": cache["tokens"][ids, :length].float(),  # (B, L, D)
+        "mask": mask[:, :length].clone(),
+        "pooled": cache["pooled"][ids].float(),  # (B, D)
+    }
+
+
+def caption_vocabulary(captions: list[str]) -> list[str]:
+    """The prompt-parser phrases (avgen.vocab's words) that occur in the training captions:
+    what the model card's ``## Vocabulary`` section lists for the prompt linter."""
+    from avgen.prompts import LEXICON, _phrase
+
+    longest = max(len(p) for p in LEXICON)
+    grams: set[tuple[str, ...]] = set()
+    for caption in set(captions):
+        words = _phrase(caption)
+        for n in range(1, longest + 1):
+            grams.update(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
+    return sorted(" ".join(p) for p in LEXICON if p in grams and p not in {("a",), ("an",)})
+
+
+# ----------------------------------------------------------------------------- loop
+
+_STOP = {"requested": False}
+
+
+def _request_stop(signum: int, frame: Any) -> None:
+    """SIGTERM / SIGINT: finish the component at the next log step, saving everything."""
+    _STOP["requested"] = True
+
+
+class Trainer:
+    """Runs each component's loop under Accelerate with checkpoints, EMA and the loss log."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        from accelerate import Accelerator
+        from accelerate.utils import DistributedDataParallelKwargs
+
+        self.args = args
+        ddp = DistributedDataParallelKwargs(find_unused_parameters=False)
+        self.acc = Accelerator(cpu=not torch.cuda.is_available(), kwargs_handlers=[ddp])
+        self.main = self.acc.is_main_process
+        self.out: Path = args.out
+        self.steps = _per_component(args.steps, DEFAULT_STEPS, int, "--steps")
+        self.batch = _per_component(args.batch_size, DEFAULT_BATCH, int, "--batch-size")
+        self.lr = _per_component(args.lr, DEFAULT_LR, float, "--lr")
+        self.minutes = _per_component(
+            args.max_minutes, dict.fromkeys(COMPONENTS), float, "--max-minutes"
+        )
+        self.configs = _model_configs(args)
+        self.log = LossLog(self.out / "train_log.jsonl", enabled=self.main)
+        self.quiet = args.quiet or not self.main
+        self._data: VideoData | None = None
+
+    @property
+    def data(self) -> VideoData:
+        if self._data is None:
+            self._data = VideoData(self.args, self.acc, self.quiet)
+        return self._data
+
+    def _batches(self, batch: int, gen: torch.Generator) -> Any:
+        """Endless shuffled index batches, each process taking its own share (a DDP sampler)."""
+        rank, world = self.acc.process_index, self.acc.num_processes
+        epoch = 0
+        while True:
+            order = torch.randperm(
+                self.data.n, generator=torch.Generator().manual_seed(self.args.seed + epoch)
+            )
+            mine = order[rank::world]
+            for s in range(0, len(mine) - batch + 1 if len(mine) >= batch else 1, batch):
+                yield mine[s : s + batch]
+            epoch += 1
+
+    def _stop_now(self, started: float, minutes: float | None) -> bool:
+        """Time limit or SIGTERM, agreed by every process (the main process decides)."""
+        from accelerate.utils import broadcast
+
+        late = minutes is not None and time.time() - started > 60.0 * minutes
+        flag = torch.tensor([int(late or _STOP["requested"])])
+        if self.acc.num_processes > 1:
+            flag = broadcast(flag, from_process=0)
+        return bool(flag.item())
+
+    def run_loop(
+        self,
+        name: str,
+        model: torch.nn.Module,
+        loss_fn: Any,
+        *,
+        ema: bool = False,
+        on_save: Any = None,
+    ) -> tuple[torch.nn.Module, EMA | None, int]:
+        """loss_fn(model, idx, gen) -> {"total": ..., other scalars}; returns the unwrapped
+        model, its EMA and the step reached. ``on_save(model, ema, step)`` after checkpoints."""
+        steps, lr = self.steps[name], self.lr[name]
+        ckpt = Checkpointer(self.out / "checkpoints" / name)
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.99), weight_decay=0.0)
+        averager = EMA(model, max_decay=EMA_MAX_DECAY) if ema else None
+        start = 0
+        gen = torch.Generator().manual_seed(self.args.seed * 1000 + self.acc.process_index)
+        state = ckpt.load() if self.args.resume else None
+        if state is not None:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            if averager is not None and "ema" in state:
+                averager.load_state_dict(state["ema"])
+            set_rng_state(state["rng"])
+            gen.set_state(state["gen"])
+            start = int(state["step"])
+            if self.main and not self.quiet:
+                print(f"[{name}] resuming from step {start}", file=sys.stderr)
+        model, opt = self.acc.prepare(model, opt)
+        batches = self._batches(self.batch[name], torch.Generator().manual_seed(self.args.seed))
+        for _ in range(start):  # the same data order after a resume (cheap: index tensors)
+            next(batches)
+        bar = progress(steps, start, f"train {name}", self.quiet)
+        started = time.time()
+        step = start
+        sums: dict[str, float] = {}
+        count = 0
+        warmup = min(200, max(1, steps // 10))
+
+        def save(step: int) -> None:
+            if self.main:
+                inner = self.acc.unwrap_model(model)
+                raw = opt.optimizer if hasattr(opt, "optimizer") else opt
+                payload = {
+                    "model": inner.state_dict(),
+                    "optimizer": raw.state_dict(),
+                    "rng": rng_state(),
+                    "gen": gen.get_state(),
+                }
+                if averager is not None:
+                    payload["ema"] = averager.state_dict()
+                ckpt.save(step, payload)
+                if on_save is not None:
+                    on_save(inner, averager, step)
+            self.acc.wait_for_everyone()
+
+        while step < steps:
+            idx = next(batches)
+            set_lr(opt, warmup_lr(step, lr, warmup))
+            model.train()
+            losses = loss_fn(model, idx, gen)
+            self.acc.backward(losses["total"])
+            self.acc.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            if averager is not None:
+                averager.update(self.acc.unwrap_model(model))
+            step += 1
+            for k, v in losses.items():
+                sums[k] = sums.get(k, 0.0) + finite_or_raise(v, name, step)
+            count += 1
+            bar.update(1)
+            if step % self.args.log_every == 0 or step == steps:
+                means = {k: round(v / count, 5) for k, v in sums.items()}
+                bar.set_postfix(loss=f"{means['total']:.4f}")
+                self.log.write(
+                    {
+                        "component": name,
+                        "step": step,
+                        "lr": opt.param_groups[0]["lr"],
+                        "elapsed_s": round(time.time() - started, 1),
+                        **means,
+                    }
+                )
+                sums, count = {}, 0
+                if self._stop_now(started, self.minutes[name]):
+                    break
+            if step % self.args.checkpoint_every == 0:
+                save(step)
+        bar.close()
+        if step % self.args.checkpoint_every:
+            save(step)
+        return self.acc.unwrap_model(model), averager, step
+
+    def finish(
+        self, name: str, model: torch.nn.Module, step: int, extra: dict | None = None
+    ) -> None:
+        if self.main:
+            model.save_pretrained(self.out / name)
+            Checkpointer(self.out / "checkpoints" / name).mark_done(step, extra)
+            self.log.write({"component": name, "done": True, "step": step, **(extra or {})})
+        self.acc.wait_for_everyone()
+
+    def already_done(self, name: str) -> bool:
+        """Resume skips a finished component unless more steps are asked for than it ran."""
+        done = Checkpointer(self.out / "checkpoints" / name).done()
+        return bool(
+            self.args.resume
+            and done is not None
+            and int(done.get("step", 0)) >= self.steps[name]
+            and (self.out / name / "config.json").is_file()
+        )
+
+    # ------------------------------------------------------------------ components
+
+    def train_vae(self) -> None:
+        model = VideoVAE(**self.configs["vae"])
+        crop = min(VAE_CROP_FRAMES, self.args.num_frames)
+
+        def loss_fn(m: torch.nn.Module, idx: torch.Tensor, gen: torch.Generator) -> dict:
+            clips = self.data.clips(idx)  # (B, 3, F, H, W)
+            starts = torch.randint(0, clips.shape[2] - crop + 1, (len(idx),), generator=gen)
+            video = torch.stack([c[:, s : s + crop] for c, s in zip(clips, starts.tolist())])
+            video = video.to(self.acc.device)  # (B, 3, crop, H, W)
+            recon, mean, logvar = m(video, sample=True, generator=None)
+            rec = (recon - video).abs().mean()
+            kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean()
+            inner = m.module if hasattr(m, "module") else m
+            return {"total": rec + inner.kl_weight * kl, "rec": rec, "kl": kl}
+
+        model, _, step = self.run_loop("vae", model, loss_fn)
+        model.eval()
+        raw = self.raw_latents(model)
+        scale = model.fit_scaling_factor(raw)
+        self.finish("vae", model, step, {"scaling_factor": scale})
+
+    @torch.no_grad()
+    def raw_latents(self, vae: VideoVAE, limit: int = 256) -> torch.Tensor:
+        """Unscaled posterior means of up to ``limit`` clips, to fit the scaling factor."""
+        means = []
+        for s in range(0, min(limit, self.data.n), 16):
+            idx = torch.arange(s, min(s + 16, limit, self.data.n))
+            means.append(vae.encode(self.data.clips(idx))[0])
+        return torch.cat(means)
+
+    @torch.no_grad()
+    def latents(self, vae: VideoVAE) -> torch.Tensor:
+        """Scaled posterior means of every clip (N, C, F', h, w), cached in OUT/cache."""
+        key = hashlib.sha256(
+            (self.out / "vae" / "model.safetensors").read_bytes()
+            + json.dumps(vae.config, sort_keys=True).encode()
+            + str((self.data.n, self.args.num_frames, self.args.size, self.args.fps)).encode()
+            + str(self.args.data.resolve()).encode()
+        ).hexdigest()[:16]
+        path = self.out / "cache" / f"latents_{key}.safetensors"
+        with self.acc.main_process_first():
+            if not path.is_file():
+                from tqdm import tqdm
+
+                vae.eval()
+                chunks = []
+                for s in tqdm(range(0, self.data.n, 32), desc="latents", disable=self.quiet):
+                    idx = torch.arange(s, min(s + 32, self.data.n))
+                    chunks.append(vae.encode_frames(self.data.clips(idx)).half())
+                lat = torch.cat(chunks)  # (N, C, F', h, w)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+                save_file({"latents": lat.contiguous()}, str(tmp))
+                os.replace(tmp, path)
+        return load_file(str(path))["latents"]
+
+    def train_dit(self) -> None:
+        vae_dir = self.out / "vae"
+        if not (vae_dir / "config.json").is_file():
+            raise AvgenError(f"{vae_dir} has no trained VAE; train the 'vae' component first.")
+        vae = VideoVAE.from_pretrained(vae_dir)
+        lat = self.latents(vae)
+        cache = text_cache(self.data, self.out, self.acc, self.quiet)
+        cfg = {
+            "latent_channels": vae.latent_channels,
+            "default_fps": float(self.args.fps),
+            **self.configs["dit"],
+        }
+        model = VideoDiT(**cfg)
+        data = self.data
+
+        def loss_fn(m: torch.nn.Module, idx: torch.Tensor, gen: torch.Generator) -> dict:
+            dev = self.acc.device
+            b = len(idx)
+            x0 = lat[idx].float().to(dev)  # (B, C, F', h, w)
+            cond: dict[str, Any] = gather_text(cache, data.random_captions(idx, gen))
+            drop = torch.rand(b, generator=gen) < COND_DROPOUT  # -> the null text
+            cond["tokens"][drop] = 0.0
+            cond["mask"][drop] = False
+            cond["pooled"][drop] = 0.0
+            cond["fps"] = torch.full((b,), data.fps)
+            cond.update(random_known_condition(x0.cpu(), gen))
+            cond = {k: v.to(dev) for k, v in cond.items()}
+            loss = flow_matching_loss(m, x0, cond, generator=None, mask=1.0 - cond["known_mask"])
+            return {"total": loss}
+
+        def export(inner: torch.nn.Module, averager: EMA | None, step: int) -> None:
+            """Save the EMA weights as OUT/dit so a running job leaves a usable model."""
+            copy = VideoDiT(**cfg)
+            copy.load_state_dict(inner.state_dict())
+            if averager is not None:
+                averager.copy_to(copy)
+            copy.save_pretrained(self.out / "dit")
+            write_pipeline_config(self.out, self.args)
+
+        model, averager, step = self.run_loop("dit", model, loss_fn, ema=True, on_save=export)
+        if averager is not None:
+            averager.copy_to(model)
+        self.finish("dit", model, step, {"ema_decay": averager.decay() if averager else None})
+
+    def run(self, components: list[str]) -> None:
+        for name in components:
+            if self.already_done(name):
+                if self.main and not self.quiet:
+                    msg = f"[{name}] already trained in {self.out / name}; skipped"
+                    print(msg, file=sys.stderr)
+                continue
+            getattr(self, f"train_{name}")()
+            if _STOP["requested"]:
+                break
+        if self.main:
+            info = {
+                "data": str(self.args.data),
+                "clips": self.data.n,
+                "num_frames": self.args.num_frames,
+                "size": self.args.size,
+                "fps": self.args.fps,
+                "components": components,
+                "processes": self.acc.num_processes,
+                "argv": sys.argv,
+            }
+            (self.out / "train_args.json").write_text(json.dumps(info, indent=2) + "\n")
+            write_pipeline_config(self.out, self.args)
+            vocab = caption_vocabulary(self.data.unique_captions)
+            (self.out / "vocabulary.json").write_text(json.dumps(vocab, indent=1) + "\n")
+        self.acc.wait_for_everyone()
+
+
+def write_pipeline_config(out: Path, args: argparse.Namespace) -> None:
+    """Make OUT a loadable model folder (``TextToVideoPipeline.from_pretrained(OUT)``) once the
+    VAE and the DiT exist; an existing pipeline.json (tuned defaults) is kept."""
+    from avgen.pipelines.text_to_video import DEFAULTS, PIPELINE_CLASS, PIPELINE_CONFIG
+
+    path = out / PIPELINE_CONFIG
+    if path.is_file() or not all((out / c / "config.json").is_file() for c in ("vae", "dit")):
+        return
+    cfg = {
+        "_class": PIPELINE_CLASS,
+        **DEFAULTS,
+        "window_frames": int(args.num_frames),
+        "native_size": int(args.size),
+        "fps": int(args.fps),
+    }
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(cfg, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``avgen train video`` and ``python -m avgen.train.video``."""
+    args = build_parser().parse_args(argv)
+    components = [c.strip() for c in args.components.split(",") if c.strip()]
+    for c in components:
+        if c not in COMPONENTS:
+            raise AvgenError(f"component {c!r} is unknown; choose from {', '.join(COMPONENTS)}.")
+    if not (args.data / "metadata.jsonl").is_file():
+        raise AvgenError(f"{args.data} has no metadata.jsonl; give a folder in the world layout.")
+    if not 5 <= args.num_frames <= 129 or (args.num_frames - 1) % 4:
+        raise AvgenError(f"--num-frames {args.num_frames} must be 1 + 4k between 5 and 129.")
+    if not 16 <= args.size <= 512 or args.size % 16:
+        raise AvgenError(f"--size {args.size} must be a multiple of 16 from 16 to 512.")
+    if not 1 <= args.fps <= 60:
+        raise AvgenError(f"--fps {args.fps} is outside 1 to 60.")
+    if args.checkpoint_every < 1 or args.log_every < 1:
+        raise AvgenError("--checkpoint-every and --log-every must be at least 1.")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise AvgenError(f"--threads {args.threads} must be at least 1.")
+        torch.set_num_threads(args.threads)  # 1 is fastest on a CPU shared with other jobs
+    torch.manual_seed(args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, _request_stop)
+    Trainer(args).run(components)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        raise SystemExit(main())
+    except AvgenError as exc:
+        sys.stderr.write(f"avgen: {exc}\n")
+        raise SystemExit(2) from None
