@@ -20,6 +20,7 @@ install: $(BIN)/avgen
 
 demo: install
 	$(BIN)/avgen audio "upbeat jazz saxophone solo with reverb at 120 BPM" -o out/sax.wav --preview
+	$(BIN)/avgen video "a red ball bouncing on a grass field in slow motion" -o out/ball.mp4 --preview
 	$(BIN)/avgen demo -o out/demo.mp4
 
 test: install
