@@ -77,6 +77,29 @@ def check_range(name: str, seconds: float, allowed: tuple[float, float]) -> floa
     return seconds
 
 
+def check_device(device: str) -> str:
+    """The device must exist on this machine (``cpu``, ``cuda``, ``cuda:N``, ``mps``)."""
+    import torch
+
+    kind = str(device).split(":")[0]
+    if kind == "cpu":
+        return device
+    if kind == "cuda":
+        index = str(device).split(":")[1] if ":" in str(device) else "0"
+        if not torch.cuda.is_available():
+            raise AvgenError(f"device {device!r} is not available: no CUDA GPU found; use cpu.")
+        if not index.isdigit() or int(index) >= torch.cuda.device_count():
+            raise AvgenError(
+                f"device {device!r} does not exist: {torch.cuda.device_count()} CUDA GPU(s) found."
+            )
+        return device
+    if kind == "mps":
+        if not torch.backends.mps.is_available():
+            raise AvgenError(f"device {device!r} is not available on this machine; use cpu.")
+        return device
+    raise AvgenError(f"device must be cpu, cuda, cuda:N or mps, got {device!r}.")
+
+
 def check_options(options: GenerationOptions) -> GenerationOptions:
     """Validate the shared settings; raise AvgenError naming the first bad one."""
     check_duration(options.duration_s)
@@ -88,6 +111,7 @@ def check_options(options: GenerationOptions) -> GenerationOptions:
         raise AvgenError(f"batch must be between 1 and 64, got {options.batch}.")
     if options.dtype not in DTYPES:
         raise AvgenError(f"dtype must be one of {', '.join(DTYPES)}, got {options.dtype!r}.")
+    check_device(options.device)
     if options.seed < 0 or options.seed >= 2**63:
         raise AvgenError(f"seed must be between 0 and 2**63 - 1, got {options.seed}.")
     return options

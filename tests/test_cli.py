@@ -137,3 +137,13 @@ def test_console_script_is_installed(tmp_path: Path) -> None:
     result = subprocess.run([exe, "audio", ""], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "prompt is empty" in result.stderr
+
+
+@pytest.mark.parametrize("device", ["tpu", "cuda:99"])
+def test_bad_device(device: str, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "x.wav"
+    code, _, err = run_cli(["audio", "piano", "--device", device, "-o", str(out)], capsys)
+    assert code == 2
+    assert_one_sentence(err)
+    assert "device" in err
+    assert list(tmp_path.iterdir()) == []
