@@ -211,6 +211,9 @@ def text_to_audio(
     device: str = "cpu",
     dtype: str = "fp32",
     quiet: bool = False,
+    init_audio: str | Path | None = None,
+    strength: float = 0.6,
+    inpaint: tuple[float, float] | None = None,
     **extra: Any,
 ) -> list[Path]:
     """Text to audio with the shipped AudioLDM-style model (or ``model=`` a local folder).
@@ -218,6 +221,8 @@ def text_to_audio(
     Extra keywords: ``model`` (folder), ``candidates`` (N generated, the CLAP-best kept) and
     ``vocoder`` ("neural" or "griffin-lim"). A batch writes name_0 ... name_{N-1}; sample j
     uses seed + j and its sidecar records that seed with batch 1, so ``rerun`` replays it.
+    ``init_audio`` (a file) + ``strength`` in (0, 1]: AudioLDM style transfer of that sound
+    (its length sets the duration); ``inpaint=(start_s, end_s)`` regenerates only that range.
     """
     import torch
     from tqdm import tqdm
@@ -244,6 +249,34 @@ def text_to_audio(
     model = extra.get("model")
     prompt = check_prompt(prompt)
     duration, _ = resolve_duration(prompt, options.duration_s)
+    init_wave = None
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)):
+        raise AvgenError(f"strength must be a number in (0, 1], got {strength!r}.")
+    if not 0.0 < float(strength) <= 1.0:
+        raise AvgenError(f"strength must be in (0, 1], got {strength}.")
+    if inpaint is not None:
+        if init_audio is None:
+            raise AvgenError("inpaint needs init_audio (the sound to keep outside the range).")
+        if len(inpaint) != 2:
+            raise AvgenError(f"inpaint must be (start_s, end_s), got {inpaint!r}.")
+        inpaint = (float(inpaint[0]), float(inpaint[1]))
+    if init_audio is not None:
+        from avgen.media import read_audio
+
+        try:
+            init_wave, _ = read_audio(init_audio, sr=16000)
+        except AvgenError:
+            raise
+        except Exception as exc:
+            raise AvgenError(f"init audio '{init_audio}' is not a readable audio file.") from exc
+        if init_wave.size == 0:
+            raise AvgenError(f"init audio '{init_audio}' holds no samples.")
+        duration = init_wave.shape[0] / 16000
+        if inpaint is not None and not 0.0 <= inpaint[0] < inpaint[1] <= duration:
+            raise AvgenError(
+                f"inpaint range ({inpaint[0]:g}, {inpaint[1]:g}) must satisfy "
+                f"0 <= start < end <= {duration:.2f} (the input's duration in seconds)."
+            )
     check_range("audio", duration, AUDIO_DURATION_RANGE)
     output = check_output(output, (".wav", ".flac", ".ogg", ".mp3"))
     pipe = audio_pipeline(model, device)
@@ -273,6 +306,9 @@ def text_to_audio(
                     num_candidates=candidates,
                     vocoder=vocoder,
                     callback=tick,
+                    init_audio=init_wave,
+                    strength=float(strength),
+                    inpaint=inpaint,
                 )
         write_audio(path, result.audio, result.sample_rate)
         if preview:
@@ -293,6 +329,10 @@ def text_to_audio(
         }
         if model is not None:
             settings["model"] = str(model)
+        if init_audio is not None:
+            settings["init_audio"] = str(Path(init_audio).resolve())
+            settings["strength"] = float(strength)
+            settings["inpaint"] = None if inpaint is None else list(inpaint)
         write_sidecar(
             path,
             command="audio",

@@ -50,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("audio", help="text to audio")
     add_generation_flags(p, default_output="out/audio.wav")
     p.add_argument("--candidates", type=int, default=1, help="generate N, keep the CLAP-best")
+    p.add_argument("--init-audio", default=None, help="audio file to transform (sets duration)")
+    p.add_argument("--strength", type=float, default=0.6, help="(0, 1]: how far from the input")
+    p.add_argument("--inpaint", nargs=2, type=float, default=None, metavar=("START", "END"),
+                   help="with --init-audio: regenerate only START..END seconds")  # fmt: skip
     p = sub.add_parser("video", help="text to video")
     add_generation_flags(p, default_output="out/video.mp4")
     p.add_argument("--width", type=int, default=64, help="native width in pixels (default 64)")
@@ -157,6 +161,11 @@ def _generate(args: argparse.Namespace) -> list[Path]:
         kwargs["model"] = args.model
     if args.command == "audio" and args.candidates != 1:
         kwargs["candidates"] = args.candidates
+    if args.command == "audio" and args.init_audio is not None:
+        kwargs.update(init_audio=args.init_audio, strength=args.strength)
+        kwargs["inpaint"] = tuple(args.inpaint) if args.inpaint is not None else None
+    elif args.command == "audio" and args.inpaint is not None:
+        raise AvgenError("--inpaint needs --init-audio (the sound to keep outside the range).")
     if args.command == "video":
         kwargs.update(width=args.width, height=args.height, fps=args.fps, upscale=args.upscale)
         kwargs.update(num_frames=args.num_frames)

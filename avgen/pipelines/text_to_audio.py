@@ -281,8 +281,15 @@ class TextToAudioPipeline:
         guidance: float,
         generator: torch.Generator | None,
         callback: Callable[[int, int], None] | None,
+        init_latent: torch.Tensor | None = None,
+        t_start: float = 1.0,
+        user_keep: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """5. Window-by-window flow sampling with latent inpainting of the overlap."""
+        """5. Window-by-window flow sampling with latent inpainting of the overlap.
+
+        ``init_latent`` (B, C, H, total) with ``t_start`` < 1: SDEdit from the input's latent;
+        ``user_keep`` (1, 1, 1, total): 1 where the input's latent is kept (AudioLDM inpainting).
+        """
         plan = self.window_plan(duration_s)
         total = plan[-1][0] + plan[-1][1]  # >= the requested length; cropped after decoding
         spf = HOP * 4 / SAMPLE_RATE
@@ -311,6 +318,10 @@ class TextToAudioPipeline:
                 "beat": grid[:, start : start + length],
             }
             inpaint = None
+            window = slice(start, start + length)
+            x_init = init_latent[..., window] if init_latent is not None else None
+            if user_keep is not None and init_latent is not None:
+                inpaint = (init_latent[..., window].clone(), user_keep[..., window].clone())
             if k > 0:
                 prev_end = plan[k - 1][0] + plan[k - 1][1]
                 overlap = prev_end - start
@@ -320,6 +331,9 @@ class TextToAudioPipeline:
                 keep[..., :overlap] = 1.0
                 fade = max(1, overlap // 4)  # soft edge: a latent crossfade at every step
                 keep[..., overlap - fade : overlap] = torch.linspace(1.0, 0.0, fade + 2)[1:-1]
+                if inpaint is not None:  # the input's kept frames beyond the overlap stay kept
+                    known[..., overlap:] = inpaint[0][..., overlap:]
+                    keep = torch.maximum(keep, inpaint[1])
                 inpaint = (known, keep)
             x = sample(
                 self.denoiser,
@@ -329,6 +343,8 @@ class TextToAudioPipeline:
                 num_inference_steps=steps,
                 guidance_scale=guidance,
                 generator=generator,
+                x_init=x_init,
+                t_start=t_start,
                 inpaint=inpaint,
                 callback=step_cb,
                 shift=float(self.config["shift"]),
@@ -337,6 +353,41 @@ class TextToAudioPipeline:
             latent[..., start : start + length] = x
             done_steps += steps
         return latent
+
+    def encode_audio(self, audio: np.ndarray, frames: int) -> torch.Tensor:
+        """Waveform (T,) at 16 kHz -> scaled diffusion latent (1, C, n_mels / 4, frames), the
+        waveform zero-padded to ``frames`` latent frames (4 mel hops each)."""
+        wave = torch.as_tensor(np.asarray(audio, dtype=np.float32), device=self.device)
+        n = frames * 4 * HOP
+        wave = torch.nn.functional.pad(wave[:n], (0, max(0, n - wave.shape[0])))[None]  # (1, T)
+        mel = self.front_end(wave)  # (1, 1, 64, frames * 4)
+        return self.vae.to_diffusion(mel)[..., :frames]
+
+    def check_init(
+        self, audio: np.ndarray, strength: float, inpaint: tuple[float, float] | None
+    ) -> float:
+        """1b. Validate the audio-to-audio inputs; returns the input's duration in seconds."""
+        audio = np.asarray(audio)
+        if audio.ndim != 1 or audio.size == 0 or not np.isfinite(audio).all():
+            raise AvgenError(
+                f"init audio must be a finite mono waveform (T,), got shape {audio.shape}."
+            )
+        duration = audio.shape[0] / SAMPLE_RATE
+        lo, hi = DURATION_RANGE
+        if not lo <= duration <= hi:
+            raise AvgenError(
+                f"init audio must last between {lo:g} and {hi:g} seconds, got {duration:.2f}."
+            )
+        if isinstance(strength, bool) or not 0.0 < float(strength) <= 1.0:
+            raise AvgenError(f"strength must be in (0, 1], got {strength}.")
+        if inpaint is not None:
+            start, end = (float(v) for v in inpaint)
+            if not 0.0 <= start < end <= duration:
+                raise AvgenError(
+                    f"inpaint range ({start:g}, {end:g}) must satisfy 0 <= start < end <= "
+                    f"{duration:.2f} (the input's duration in seconds)."
+                )
+        return duration
 
     def decode(self, latent: torch.Tensor, mel_frames: int | None) -> torch.Tensor:
         """6. Scaled latent -> normalised mel (B, 1, 64, mel_frames), in one pass."""
@@ -383,10 +434,19 @@ class TextToAudioPipeline:
         num_candidates: int = 1,
         vocoder: str | None = None,
         callback: Callable[[int, int], None] | None = None,
+        init_audio: np.ndarray | None = None,
+        strength: float = 0.6,
+        inpaint: tuple[float, float] | None = None,
     ) -> AudioPipelineOutput:
         """Generate ``audio_length_in_s`` seconds (default: the prompt's, else pipeline.json's)
         for ``prompt``; ``num_candidates`` > 1 keeps the CLAP-best; ``vocoder`` "neural" or
-        "griffin-lim" (default: pipeline.json's); ``callback(step, total)`` after each step."""
+        "griffin-lim" (default: pipeline.json's); ``callback(step, total)`` after each step.
+
+        Audio-to-audio (AudioLDM, arXiv 2301.12503): ``init_audio`` (T,) at 16 kHz sets the
+        duration (1-60 s, windowed like text-to-audio); without ``inpaint`` sampling starts
+        from its latent noised to t = ``strength`` (SDEdit); with ``inpaint=(start_s, end_s)``
+        its latent is kept outside that range and the inside is generated from pure noise
+        (``strength`` is then unused)."""
         from avgen.prompts import parse_prompt
 
         steps = int(
@@ -404,15 +464,32 @@ class TextToAudioPipeline:
         if duration is None:
             duration = float(self.config["default_duration_s"])
         duration = float(duration)
+        if inpaint is not None and init_audio is None:
+            raise AvgenError("inpaint needs init audio (the sound to keep outside the range).")
+        if init_audio is not None:
+            duration = self.check_init(init_audio, strength, inpaint)
         self.check_inputs(prompt, steps, guidance, duration, num_candidates, vocoder)  # 1
         prompt = prompt.strip()
         batch = int(num_candidates)
         cond, uncond = self.encode_prompt(prompt, negative_prompt, batch)  # 2
         self.prepare_timesteps(steps)  # 3 (validates; the sampler rebuilds the same grid)
         tempo = prompt_tempo(prompt)
+        init_latent, user_keep, t_start = None, None, 1.0
+        if init_audio is not None:
+            plan = self.window_plan(duration)
+            total = plan[-1][0] + plan[-1][1]
+            init_latent = self.encode_audio(init_audio, total).expand(batch, -1, -1, -1)
+            if inpaint is None:
+                t_start = float(strength)
+            else:
+                spf = HOP * 4 / SAMPLE_RATE  # seconds per latent frame
+                user_keep = torch.ones(1, 1, 1, total, device=self.device)
+                a, b = math.floor(inpaint[0] / spf), math.ceil(inpaint[1] / spf)
+                user_keep[..., a:b] = 0.0  # (1, 1, 1, total): 0 = regenerate
         latent = self.denoise(  # 4 + 5
-            cond, uncond, tempo, duration, batch, steps, guidance, generator, callback
-        )
+            cond, uncond, tempo, duration, batch, steps, guidance, generator, callback,
+            init_latent, t_start, user_keep,
+        )  # fmt: skip
         n_samples = int(round(duration * SAMPLE_RATE))
         mel_frames = math.ceil(n_samples / HOP)
         mel = self.decode(latent, None)[..., :mel_frames]  # 6
@@ -430,6 +507,9 @@ class TextToAudioPipeline:
             "num_candidates": batch,
             "vocoder": vocoder,
         }
+        if init_audio is not None:
+            settings["strength"] = None if inpaint is not None else float(strength)
+            settings["inpaint"] = None if inpaint is None else [float(v) for v in inpaint]
         return AudioPipelineOutput(
             audio=best.astype(np.float32),
             sample_rate=SAMPLE_RATE,

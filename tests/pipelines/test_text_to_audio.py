@@ -198,3 +198,86 @@ def test_api_batch_sidecar_preview_and_rerun(tmp_path: Path, monkeypatch) -> Non
     with pytest.raises(AvgenError, match="not an avgen audio model"):
         api.text_to_audio("a bell", out, model=str(tmp_path / "out"))
     assert not out.exists()
+
+
+def _tone(seconds: float) -> np.ndarray:
+    t = np.arange(int(seconds * 16000)) / 16000
+    return (0.5 * np.sin(2 * np.pi * 440 * t) * (1 + np.sin(2 * np.pi * 3 * t)) / 2).astype(
+        np.float32
+    )
+
+
+def test_init_audio_strength_length_determinism_and_closeness() -> None:
+    """AudioLDM style transfer: input length kept (two windows), seeded, strength orders L1."""
+    pipe = dummy_pipeline()
+    x = _tone(2.5)
+    mel_x = pipe.front_end(torch.as_tensor(x)[None])
+
+    def run(strength: float) -> np.ndarray:
+        gen = torch.Generator().manual_seed(0)
+        return pipe("a bell", generator=gen, init_audio=x, strength=strength).audio
+
+    a = run(0.1)
+    assert a.shape == x.shape and np.isfinite(a).all()
+    assert np.array_equal(a, run(0.1))
+    l1 = [(pipe.front_end(torch.as_tensor(run(s))[None]) - mel_x).abs().mean() for s in (0.1, 1)]
+    assert l1[0] < l1[1]
+
+
+def test_init_audio_inpaint_keeps_outside_range() -> None:
+    pipe = dummy_pipeline()
+    x = _tone(2.5)
+    out = pipe("a bell", generator=torch.Generator().manual_seed(0), init_audio=x,
+               inpaint=(1.0, 1.5))  # fmt: skip
+    assert out.audio.shape == x.shape and out.settings["inpaint"] == [1.0, 1.5]
+    diff = pipe.front_end(torch.as_tensor(out.audio)[None]) - pipe.front_end(
+        torch.as_tensor(x)[None]
+    )
+    per_frame = diff.abs().mean(dim=(0, 1, 2))  # (F,) mel frames of 10 ms
+    outside = torch.cat([per_frame[:90], per_frame[160:]]).mean()
+    inside = per_frame[100:150].mean()
+    assert outside < inside
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"strength": 0.0}, "strength"),
+        ({"strength": 1.5}, "strength"),
+        ({"inpaint": (1.0, 3.0)}, "inpaint"),
+        ({"inpaint": (1.5, 1.0)}, "inpaint"),
+    ],
+)
+def test_init_audio_bad_inputs(kwargs: dict, words: str) -> None:
+    with pytest.raises(AvgenError, match=words):
+        dummy_pipeline()("a bell", init_audio=_tone(2.5), **kwargs)
+
+
+def test_api_init_audio_errors_and_rerun(tmp_path: Path, monkeypatch) -> None:
+    from avgen import api
+    from avgen.media import read_audio, write_audio
+
+    folder = tmp_path / "tiny"
+    dummy_pipeline().save_pretrained(folder)
+    pipe = TextToAudioPipeline.from_pretrained(folder, text_encoder=FakeEncoder())
+    monkeypatch.setitem(api._AUDIO_PIPELINES, (str(folder.resolve()), "cpu"), pipe)
+    src = tmp_path / "in.wav"
+    write_audio(src, _tone(1.5), 16000)
+    junk = tmp_path / "junk.wav"
+    junk.write_text("not audio at all")
+    out = tmp_path / "out.wav"
+    with pytest.raises(AvgenError):
+        api.text_to_audio("a bell", out, model=str(folder), init_audio=junk, quiet=True)
+    for bad in ({"strength": 0.0}, {"strength": 1.5}, {"inpaint": (0.5, 2.0)}):
+        with pytest.raises(AvgenError, match="strength|inpaint"):
+            api.text_to_audio("a bell", out, model=str(folder), init_audio=src, quiet=True, **bad)
+    assert not out.exists()
+    paths = api.text_to_audio("a bell", out, model=str(folder), init_audio=src, inpaint=(0.5, 1.0),
+                              seed=3, quiet=True)  # fmt: skip
+    a, _ = read_audio(paths[0])
+    assert a.shape == (24000,)
+    record = json.loads(out.with_name("out.wav.json").read_text())
+    assert record["settings"]["inpaint"] == [0.5, 1.0]
+    assert record["settings"]["init_audio"] == str(src.resolve())
+    again = api.rerun(out.with_name("out.wav.json"), tmp_path / "again.wav")
+    assert np.array_equal(a, read_audio(again[0])[0])
