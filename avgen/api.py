@@ -179,22 +179,27 @@ def _not_available(what: str, issue: str) -> AvgenError:
     return AvgenError(f"{what} is not available yet in avgen {__version__}: {issue}.")
 
 
-_AUDIO_PIPELINES: dict[tuple[str, str], Any] = {}
+_PIPELINES: dict[tuple[str, str, str], Any] = {}
 AUDIO_EXTRA_KEYS = ("model", "candidates", "vocoder")
+
+
+def _cached_pipeline(kind: str, cls: Any, default_dir: Path, model: Any, device: str) -> Any:
+    """Load ``cls`` from ``model`` (default: the shipped folder) once per folder and device."""
+    folder = Path(model) if model is not None else default_dir
+    key = (kind, str(folder.resolve()), str(device))
+    if key not in _PIPELINES:
+        try:
+            _PIPELINES[key] = cls.from_pretrained(model, device=device)
+        except (RuntimeError, AssertionError) as exc:  # e.g. an unavailable device
+            raise AvgenError(f"cannot load the {kind} model on device {device!r}: {exc}.") from exc
+    return _PIPELINES[key]
 
 
 def audio_pipeline(model: str | Path | None = None, device: str = "cpu") -> Any:
     """The text-to-audio pipeline of ``model`` (default: the shipped one), loaded once."""
     from avgen.pipelines.text_to_audio import TextToAudioPipeline, default_audio_model_dir
 
-    folder = Path(model) if model is not None else default_audio_model_dir()
-    key = (str(folder.resolve()), str(device))
-    if key not in _AUDIO_PIPELINES:
-        try:
-            _AUDIO_PIPELINES[key] = TextToAudioPipeline.from_pretrained(model, device=device)
-        except (RuntimeError, AssertionError) as exc:  # e.g. an unavailable device
-            raise AvgenError(f"cannot load the audio model on device {device!r}: {exc}.") from exc
-    return _AUDIO_PIPELINES[key]
+    return _cached_pipeline("audio", TextToAudioPipeline, default_audio_model_dir(), model, device)
 
 
 def text_to_audio(
@@ -347,7 +352,6 @@ def text_to_audio(
     return written
 
 
-_VIDEO_PIPELINES: dict[tuple[str, str], Any] = {}
 VIDEO_EXTRA_KEYS = ("model", "width", "height", "fps", "upscale", "init_image", "extend")
 DEFAULT_UPSCALE = 256
 
@@ -356,14 +360,7 @@ def video_pipeline(model: str | Path | None = None, device: str = "cpu") -> Any:
     """The text-to-video pipeline of ``model`` (default: the shipped one), loaded once."""
     from avgen.pipelines.text_to_video import TextToVideoPipeline, default_video_model_dir
 
-    folder = Path(model) if model is not None else default_video_model_dir()
-    key = (str(folder.resolve()), str(device))
-    if key not in _VIDEO_PIPELINES:
-        try:
-            _VIDEO_PIPELINES[key] = TextToVideoPipeline.from_pretrained(model, device=device)
-        except (RuntimeError, AssertionError) as exc:  # e.g. an unavailable device
-            raise AvgenError(f"cannot load the video model on device {device!r}: {exc}.") from exc
-    return _VIDEO_PIPELINES[key]
+    return _cached_pipeline("video", TextToVideoPipeline, default_video_model_dir(), model, device)
 
 
 def text_to_video(

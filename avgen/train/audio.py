@@ -27,7 +27,6 @@ import math
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -43,16 +42,11 @@ from avgen.audio.vocoder import Vocoder, vocoder_losses
 from avgen.diffusion.flow import flow_matching_loss
 from avgen.errors import AvgenError
 from avgen.train.common import (
-    EMA,
-    Checkpointer,
+    STOP,
+    ComponentLoop,
     LossLog,
     cycle,
-    finite_or_raise,
-    progress,
-    rng_state,
-    set_lr,
-    set_rng_state,
-    warmup_lr,
+    request_stop,
 )
 
 COMPONENTS = ("vae", "vocoder", "clap", "denoiser")
@@ -286,7 +280,7 @@ def gather_text(cache: dict[str, torch.Tensor], ids: torch.Tensor) -> dict[str, 
 # ----------------------------------------------------------------------------- loop
 
 
-class Trainer:
+class Trainer(ComponentLoop):
     """Runs one component's loop under Accelerate with checkpoints, EMA and the loss log."""
 
     def __init__(self, args: argparse.Namespace) -> None:
@@ -317,129 +311,16 @@ class Trainer:
             self._data = AudioData(self.args.data, self.args.seconds, self.acc, self.quiet)
         return self._data
 
-    def _index_loader(self, batch: int) -> DataLoader:
+    def index_batches(self, name: str, start: int) -> Any:
+        """Endless shuffled index batches through a prepared DataLoader (DDP shards it)."""
         ds = TensorDataset(torch.arange(self.data.n))
         gen = torch.Generator().manual_seed(self.args.seed)
-        return DataLoader(ds, batch_size=batch, shuffle=True, drop_last=False, generator=gen)
-
-    def _stop_now(self, started: float, minutes: float | None) -> bool:
-        """Time limit or SIGTERM/SIGINT, agreed by every process (the main process decides)."""
-        from accelerate.utils import broadcast
-
-        late = minutes is not None and time.time() - started > 60.0 * minutes
-        flag = torch.tensor([int(late or _STOP["requested"])])
-        if self.acc.num_processes > 1:
-            flag = broadcast(flag, from_process=0)
-        return bool(flag.item())
-
-    def run_loop(
-        self,
-        name: str,
-        model: torch.nn.Module,
-        loss_fn: Any,
-        *,
-        ema: bool = False,
-    ) -> tuple[torch.nn.Module, EMA | None, int]:
-        """Generic loop: loss_fn(model, idx, gen) -> {"total": ..., other scalars}."""
-        steps, lr = self.steps[name], self.lr[name]
-        ckpt = Checkpointer(self.out / "checkpoints" / name)
-        opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.99), weight_decay=0.0)
-        averager = EMA(model) if ema else None
-        start = 0
-        gen = torch.Generator().manual_seed(self.args.seed * 1000 + self.acc.process_index)
-        state = ckpt.load() if self.args.resume else None
-        if state is not None:
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            if averager is not None and "ema" in state:
-                averager.load_state_dict(state["ema"])
-            set_rng_state(state["rng"])
-            gen.set_state(state["gen"])
-            start = int(state["step"])
-            if self.main and not self.quiet:
-                print(f"[{name}] resuming from step {start}", file=sys.stderr)
-        loader = self._index_loader(self.batch[name])
-        model, opt, loader = self.acc.prepare(model, opt, loader)
-        batches = cycle(loader, getattr(getattr(loader, "sampler", None), "set_epoch", None))
-        bar = progress(steps, start, f"train {name}", self.quiet)
-        started = time.time()
-        step = start
-        sums: dict[str, float] = {}
-        count = 0
-        warmup = min(200, max(1, steps // 10))
-
-        def save(step: int) -> None:
-            if self.main:
-                inner = self.acc.unwrap_model(model)
-                payload = {
-                    "model": inner.state_dict(),
-                    "optimizer": opt.optimizer.state_dict()
-                    if hasattr(opt, "optimizer")
-                    else opt.state_dict(),
-                    "rng": rng_state(),
-                    "gen": gen.get_state(),
-                }
-                if averager is not None:
-                    payload["ema"] = averager.state_dict()
-                ckpt.save(step, payload)
-            self.acc.wait_for_everyone()
-
-        while step < steps:
-            (idx,) = next(batches)
-            set_lr(opt, warmup_lr(step, lr, warmup))
-            model.train()
-            losses = loss_fn(model, idx.cpu(), gen)
-            self.acc.backward(losses["total"])
-            self.acc.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            if averager is not None:
-                averager.update(self.acc.unwrap_model(model))
-            step += 1
-            for k, v in losses.items():
-                sums[k] = sums.get(k, 0.0) + finite_or_raise(v, name, step)
-            count += 1
-            bar.update(1)
-            if step % self.args.log_every == 0 or step == steps:
-                means = {k: round(v / count, 5) for k, v in sums.items()}
-                bar.set_postfix(loss=f"{means['total']:.4f}")
-                self.log.write(
-                    {
-                        "component": name,
-                        "step": step,
-                        "lr": opt.param_groups[0]["lr"],
-                        "elapsed_s": round(time.time() - started, 1),
-                        **means,
-                    }
-                )
-                sums, count = {}, 0
-                if self._stop_now(started, self.minutes[name]):
-                    break
-            if step % self.args.checkpoint_every == 0:
-                save(step)
-        bar.close()
-        if step % self.args.checkpoint_every:
-            save(step)
-        return self.acc.unwrap_model(model), averager, step
-
-    def finish(
-        self, name: str, model: torch.nn.Module, step: int, extra: dict | None = None
-    ) -> None:
-        if self.main:
-            model.save_pretrained(self.out / name)
-            Checkpointer(self.out / "checkpoints" / name).mark_done(step, extra)
-            self.log.write({"component": name, "done": True, "step": step, **(extra or {})})
-        self.acc.wait_for_everyone()
-
-    def already_done(self, name: str) -> bool:
-        """Resume skips a finished component unless more steps are asked for than it ran."""
-        done = Checkpointer(self.out / "checkpoints" / name).done()
-        return bool(
-            self.args.resume
-            and done is not None
-            and int(done.get("step", 0)) >= self.steps[name]
-            and (self.out / name / "config.json").is_file()
+        loader = DataLoader(
+            ds, batch_size=self.batch[name], shuffle=True, drop_last=False, generator=gen
         )
+        loader = self.acc.prepare(loader)
+        for (idx,) in cycle(loader, getattr(getattr(loader, "sampler", None), "set_epoch", None)):
+            yield idx.cpu()
 
     # ------------------------------------------------------------------ components
 
@@ -595,7 +476,7 @@ class Trainer:
                     )
                 continue
             getattr(self, f"train_{name}")()
-            if _STOP["requested"]:
+            if STOP["requested"]:
                 break
         if self.main:
             info = {
@@ -641,14 +522,6 @@ def write_pipeline_config(out: Path, seconds: float) -> None:
     os.replace(tmp, path)
 
 
-_STOP = {"requested": False}
-
-
-def _request_stop(signum: int, frame: Any) -> None:
-    """SIGTERM / SIGINT: finish the component at the next log step, saving everything."""
-    _STOP["requested"] = True
-
-
 def _vae_loss(m: torch.nn.Module, mel: torch.Tensor) -> dict[str, torch.Tensor]:
     """VAE loss through the (possibly DDP-wrapped) model's forward."""
     rec, mean, logvar = m(mel)
@@ -679,7 +552,7 @@ def main(argv: list[str] | None = None) -> int:
         raise AvgenError("--checkpoint-every and --log-every must be at least 1.")
     torch.manual_seed(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
-    signal.signal(signal.SIGTERM, _request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
     Trainer(args).run(components)
     return 0
 

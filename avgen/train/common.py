@@ -17,6 +17,7 @@ import json
 import math
 import os
 import random
+import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -182,3 +183,160 @@ def finite_or_raise(loss: torch.Tensor, what: str, step: int) -> float:
     if not math.isfinite(value):
         raise AvgenError(f"{what} loss became {value} at step {step}; lower --lr and resume.")
     return value
+
+
+# ----------------------------------------------------------------------------- the loop
+
+# Set by SIGTERM/SIGINT handlers: every loop stops at its next log step and saves.
+STOP = {"requested": False}
+
+
+def request_stop(signum: int, frame: Any) -> None:
+    """Signal handler: ask the running loop to stop and save at its next log step."""
+    STOP["requested"] = True
+
+
+class ComponentLoop:
+    """One component's training loop under Accelerate, shared by the audio and video trainers.
+
+    A subclass sets ``acc``, ``main``, ``out``, ``args`` (seed, resume, log_every,
+    checkpoint_every), ``steps``, ``lr``, ``batch``, ``minutes``, ``log``, ``quiet`` and gives
+    ``index_batches(name, start)``: an endless iterator of (B,) index tensors for this process,
+    positioned after ``start`` steps when it can be.
+    """
+
+    acc: Any
+    main: bool
+    out: Path
+    args: Any
+    steps: dict[str, int]
+    lr: dict[str, float]
+    batch: dict[str, int]
+    minutes: dict[str, float | None]
+    log: LossLog
+    quiet: bool
+
+    def index_batches(self, name: str, start: int) -> Any:
+        raise NotImplementedError
+
+    def _stop_now(self, started: float, minutes: float | None) -> bool:
+        """Time limit or SIGTERM/SIGINT, agreed by every process (the main process decides)."""
+        from accelerate.utils import broadcast
+
+        late = minutes is not None and time.time() - started > 60.0 * minutes
+        flag = torch.tensor([int(late or STOP["requested"])])
+        if self.acc.num_processes > 1:
+            flag = broadcast(flag, from_process=0)
+        return bool(flag.item())
+
+    def run_loop(
+        self,
+        name: str,
+        model: torch.nn.Module,
+        loss_fn: Any,
+        *,
+        ema: bool = False,
+        on_save: Any = None,
+    ) -> tuple[torch.nn.Module, EMA | None, int]:
+        """loss_fn(model, idx, gen) -> {"total": ..., other scalars}; returns the unwrapped
+        model, its EMA and the step reached. ``on_save(model, ema, step)`` after checkpoints."""
+        steps, lr = self.steps[name], self.lr[name]
+        ckpt = Checkpointer(self.out / "checkpoints" / name)
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.99), weight_decay=0.0)
+        averager = EMA(model) if ema else None
+        start = 0
+        gen = torch.Generator().manual_seed(self.args.seed * 1000 + self.acc.process_index)
+        state = ckpt.load() if self.args.resume else None
+        if state is not None:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            if averager is not None and "ema" in state:
+                averager.load_state_dict(state["ema"])
+            set_rng_state(state["rng"])
+            gen.set_state(state["gen"])
+            start = int(state["step"])
+            if self.main and not self.quiet:
+                print(f"[{name}] resuming from step {start}", file=sys.stderr)
+        model, opt = self.acc.prepare(model, opt)
+        batches = self.index_batches(name, start)
+        bar = progress(steps, start, f"train {name}", self.quiet)
+        started = time.time()
+        step = start
+        sums: dict[str, float] = {}
+        count = 0
+        warmup = min(200, max(1, steps // 10))
+
+        def save(step: int) -> None:
+            if self.main:
+                inner = self.acc.unwrap_model(model)
+                raw = opt.optimizer if hasattr(opt, "optimizer") else opt
+                payload = {
+                    "model": inner.state_dict(),
+                    "optimizer": raw.state_dict(),
+                    "rng": rng_state(),
+                    "gen": gen.get_state(),
+                }
+                if averager is not None:
+                    payload["ema"] = averager.state_dict()
+                ckpt.save(step, payload)
+                if on_save is not None:
+                    on_save(inner, averager, step)
+            self.acc.wait_for_everyone()
+
+        while step < steps:
+            idx = next(batches)
+            set_lr(opt, warmup_lr(step, lr, warmup))
+            model.train()
+            losses = loss_fn(model, idx, gen)
+            self.acc.backward(losses["total"])
+            self.acc.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            if averager is not None:
+                averager.update(self.acc.unwrap_model(model))
+            step += 1
+            for k, v in losses.items():
+                sums[k] = sums.get(k, 0.0) + finite_or_raise(v, name, step)
+            count += 1
+            bar.update(1)
+            if step % self.args.log_every == 0 or step == steps:
+                means = {k: round(v / count, 5) for k, v in sums.items()}
+                bar.set_postfix(loss=f"{means['total']:.4f}")
+                self.log.write(
+                    {
+                        "component": name,
+                        "step": step,
+                        "lr": opt.param_groups[0]["lr"],
+                        "elapsed_s": round(time.time() - started, 1),
+                        **means,
+                    }
+                )
+                sums, count = {}, 0
+                if self._stop_now(started, self.minutes[name]):
+                    break
+            if step % self.args.checkpoint_every == 0:
+                save(step)
+        bar.close()
+        if step % self.args.checkpoint_every:
+            save(step)
+        return self.acc.unwrap_model(model), averager, step
+
+    def finish(
+        self, name: str, model: torch.nn.Module, step: int, extra: dict | None = None
+    ) -> None:
+        """Save the finished component and mark it done (resume then skips it)."""
+        if self.main:
+            model.save_pretrained(self.out / name)
+            Checkpointer(self.out / "checkpoints" / name).mark_done(step, extra)
+            self.log.write({"component": name, "done": True, "step": step, **(extra or {})})
+        self.acc.wait_for_everyone()
+
+    def already_done(self, name: str) -> bool:
+        """Resume skips a finished component unless more steps are asked for than it ran."""
+        done = Checkpointer(self.out / "checkpoints" / name).done()
+        return bool(
+            self.args.resume
+            and done is not None
+            and int(done.get("step", 0)) >= self.steps[name]
+            and (self.out / name / "config.json").is_file()
+        )

@@ -30,7 +30,6 @@ import json
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -41,14 +40,10 @@ from avgen.diffusion.flow import flow_matching_loss
 from avgen.errors import AvgenError
 from avgen.train.common import (
     EMA,
-    Checkpointer,
+    STOP,
+    ComponentLoop,
     LossLog,
-    finite_or_raise,
-    progress,
-    rng_state,
-    set_lr,
-    set_rng_state,
-    warmup_lr,
+    request_stop,
 )
 from avgen.video.dit import VideoDiT, random_known_condition
 from avgen.video.vae import VideoVAE
@@ -64,7 +59,6 @@ TINY_CONFIG: dict[str, dict[str, Any]] = {
 VAE_CROP_FRAMES = 9  # 1 + 4 * 2: short clips make VAE steps cheap (the VAE is convolutional)
 COND_DROPOUT = 0.1
 MAX_TEXT_TOKENS = 64
-EMA_MAX_DECAY = 0.999
 
 
 # ----------------------------------------------------------------------------- options
@@ -241,15 +235,8 @@ def caption_vocabulary(captions: list[str]) -> list[str]:
 
 # ----------------------------------------------------------------------------- loop
 
-_STOP = {"requested": False}
 
-
-def _request_stop(signum: int, frame: Any) -> None:
-    """SIGTERM / SIGINT: finish the component at the next log step, saving everything."""
-    _STOP["requested"] = True
-
-
-class Trainer:
+class Trainer(ComponentLoop):
     """Runs each component's loop under Accelerate with checkpoints, EMA and the loss log."""
 
     def __init__(self, args: argparse.Namespace) -> None:
@@ -278,8 +265,15 @@ class Trainer:
             self._data = VideoData(self.args, self.acc, self.quiet)
         return self._data
 
-    def _batches(self, batch: int, gen: torch.Generator) -> Any:
-        """Endless shuffled index batches, each process taking its own share (a DDP sampler)."""
+    def index_batches(self, name: str, start: int) -> Any:
+        """Endless shuffled index batches, each process taking its own share (a DDP sampler);
+        the first ``start`` batches are skipped so a resume sees the same data order."""
+        batches = self._batches(self.batch[name])
+        for _ in range(start):  # cheap: index tensors only
+            next(batches)
+        return batches
+
+    def _batches(self, batch: int) -> Any:
         rank, world = self.acc.process_index, self.acc.num_processes
         epoch = 0
         while True:
@@ -290,129 +284,6 @@ class Trainer:
             for s in range(0, len(mine) - batch + 1 if len(mine) >= batch else 1, batch):
                 yield mine[s : s + batch]
             epoch += 1
-
-    def _stop_now(self, started: float, minutes: float | None) -> bool:
-        """Time limit or SIGTERM, agreed by every process (the main process decides)."""
-        from accelerate.utils import broadcast
-
-        late = minutes is not None and time.time() - started > 60.0 * minutes
-        flag = torch.tensor([int(late or _STOP["requested"])])
-        if self.acc.num_processes > 1:
-            flag = broadcast(flag, from_process=0)
-        return bool(flag.item())
-
-    def run_loop(
-        self,
-        name: str,
-        model: torch.nn.Module,
-        loss_fn: Any,
-        *,
-        ema: bool = False,
-        on_save: Any = None,
-    ) -> tuple[torch.nn.Module, EMA | None, int]:
-        """loss_fn(model, idx, gen) -> {"total": ..., other scalars}; returns the unwrapped
-        model, its EMA and the step reached. ``on_save(model, ema, step)`` after checkpoints."""
-        steps, lr = self.steps[name], self.lr[name]
-        ckpt = Checkpointer(self.out / "checkpoints" / name)
-        opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.99), weight_decay=0.0)
-        averager = EMA(model, max_decay=EMA_MAX_DECAY) if ema else None
-        start = 0
-        gen = torch.Generator().manual_seed(self.args.seed * 1000 + self.acc.process_index)
-        state = ckpt.load() if self.args.resume else None
-        if state is not None:
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            if averager is not None and "ema" in state:
-                averager.load_state_dict(state["ema"])
-            set_rng_state(state["rng"])
-            gen.set_state(state["gen"])
-            start = int(state["step"])
-            if self.main and not self.quiet:
-                print(f"[{name}] resuming from step {start}", file=sys.stderr)
-        model, opt = self.acc.prepare(model, opt)
-        batches = self._batches(self.batch[name], torch.Generator().manual_seed(self.args.seed))
-        for _ in range(start):  # the same data order after a resume (cheap: index tensors)
-            next(batches)
-        bar = progress(steps, start, f"train {name}", self.quiet)
-        started = time.time()
-        step = start
-        sums: dict[str, float] = {}
-        count = 0
-        warmup = min(200, max(1, steps // 10))
-
-        def save(step: int) -> None:
-            if self.main:
-                inner = self.acc.unwrap_model(model)
-                raw = opt.optimizer if hasattr(opt, "optimizer") else opt
-                payload = {
-                    "model": inner.state_dict(),
-                    "optimizer": raw.state_dict(),
-                    "rng": rng_state(),
-                    "gen": gen.get_state(),
-                }
-                if averager is not None:
-                    payload["ema"] = averager.state_dict()
-                ckpt.save(step, payload)
-                if on_save is not None:
-                    on_save(inner, averager, step)
-            self.acc.wait_for_everyone()
-
-        while step < steps:
-            idx = next(batches)
-            set_lr(opt, warmup_lr(step, lr, warmup))
-            model.train()
-            losses = loss_fn(model, idx, gen)
-            self.acc.backward(losses["total"])
-            self.acc.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            if averager is not None:
-                averager.update(self.acc.unwrap_model(model))
-            step += 1
-            for k, v in losses.items():
-                sums[k] = sums.get(k, 0.0) + finite_or_raise(v, name, step)
-            count += 1
-            bar.update(1)
-            if step % self.args.log_every == 0 or step == steps:
-                means = {k: round(v / count, 5) for k, v in sums.items()}
-                bar.set_postfix(loss=f"{means['total']:.4f}")
-                self.log.write(
-                    {
-                        "component": name,
-                        "step": step,
-                        "lr": opt.param_groups[0]["lr"],
-                        "elapsed_s": round(time.time() - started, 1),
-                        **means,
-                    }
-                )
-                sums, count = {}, 0
-                if self._stop_now(started, self.minutes[name]):
-                    break
-            if step % self.args.checkpoint_every == 0:
-                save(step)
-        bar.close()
-        if step % self.args.checkpoint_every:
-            save(step)
-        return self.acc.unwrap_model(model), averager, step
-
-    def finish(
-        self, name: str, model: torch.nn.Module, step: int, extra: dict | None = None
-    ) -> None:
-        if self.main:
-            model.save_pretrained(self.out / name)
-            Checkpointer(self.out / "checkpoints" / name).mark_done(step, extra)
-            self.log.write({"component": name, "done": True, "step": step, **(extra or {})})
-        self.acc.wait_for_everyone()
-
-    def already_done(self, name: str) -> bool:
-        """Resume skips a finished component unless more steps are asked for than it ran."""
-        done = Checkpointer(self.out / "checkpoints" / name).done()
-        return bool(
-            self.args.resume
-            and done is not None
-            and int(done.get("step", 0)) >= self.steps[name]
-            and (self.out / name / "config.json").is_file()
-        )
 
     # ------------------------------------------------------------------ components
 
@@ -524,7 +395,7 @@ class Trainer:
                     print(msg, file=sys.stderr)
                 continue
             getattr(self, f"train_{name}")()
-            if _STOP["requested"]:
+            if STOP["requested"]:
                 break
         if self.main:
             info = {
@@ -587,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)  # 1 is fastest on a CPU shared with other jobs
     torch.manual_seed(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
-    signal.signal(signal.SIGTERM, _request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
     Trainer(args).run(components)
     return 0
 

@@ -179,7 +179,7 @@ def test_api_batch_sidecar_preview_and_rerun(tmp_path: Path, monkeypatch) -> Non
     folder = tmp_path / "tiny"
     dummy_pipeline().save_pretrained(folder)
     pipe = TextToAudioPipeline.from_pretrained(folder, text_encoder=FakeEncoder())
-    monkeypatch.setitem(api._AUDIO_PIPELINES, (str(folder.resolve()), "cpu"), pipe)
+    monkeypatch.setitem(api._PIPELINES, ("audio", str(folder.resolve()), "cpu"), pipe)
     out = tmp_path / "out" / "bell.wav"
     paths = api.text_to_audio("a bell for 1 second", out, model=str(folder), batch=2, seed=7,
                               preview=True, candidates=2, quiet=True)  # fmt: skip
@@ -260,7 +260,7 @@ def test_api_init_audio_errors_and_rerun(tmp_path: Path, monkeypatch) -> None:
     folder = tmp_path / "tiny"
     dummy_pipeline().save_pretrained(folder)
     pipe = TextToAudioPipeline.from_pretrained(folder, text_encoder=FakeEncoder())
-    monkeypatch.setitem(api._AUDIO_PIPELINES, (str(folder.resolve()), "cpu"), pipe)
+    monkeypatch.setitem(api._PIPELINES, ("audio", str(folder.resolve()), "cpu"), pipe)
     src = tmp_path / "in.wav"
     write_audio(src, _tone(1.5), 16000)
     junk = tmp_path / "junk.wav"
