@@ -88,3 +88,18 @@ def test_ddp_two_processes_on_cpu(data: Path, tmp_path: Path) -> None:
     log = _log(out)
     assert [r["step"] for r in log if r.get("component") == "dit" and "total" in r] == [1, 2]
     assert json.loads((out / "train_args.json").read_text())["processes"] == 2
+
+
+def test_object_weight_marks_moving_pixels_only() -> None:
+    import torch
+
+    from avgen.train.video import object_weight
+
+    video = torch.full((1, 3, 5, 8, 8), -0.5)  # (B, 3, F, H, W): a static background
+    for f in range(5):
+        video[0, :, f, 2, f] = 0.9  # a one-pixel object moving right
+    w = object_weight(video, 4.0)
+    assert w.shape == (1, 1, 5, 8, 8)
+    assert w[0, 0, 2, 2, 2] == 5.0 and w[0, 0, 2, 5, 5] == 1.0
+    assert int((w > 1).sum()) == 5
+    assert torch.equal(object_weight(video, 0.0), torch.ones(1, 1, 5, 8, 8))
