@@ -10,14 +10,7 @@ from avgen.audio.clap import CLAP, frechet_distance
 from avgen.audio.vae import MelVAE
 from avgen.errors import AvgenError
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models run fastest on one thread (and far faster when other jobs share the CPU)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny() -> CLAP:

@@ -12,14 +12,7 @@ from avgen.audio.vae import MelVAE
 from avgen.diffusion import concat_conditions, flow_matching_loss, sample
 from avgen.errors import AvgenError
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models run fastest on one thread (and far faster when other jobs share the CPU)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 TINY = {"latent_channels": 4, "dim": 32, "depth": 2, "heads": 2, "text_dim": 24}

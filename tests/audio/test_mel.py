@@ -20,14 +20,7 @@ from avgen.audio.mel import (
 from avgen.audio.vocoder import waveform_errors
 from avgen.errors import AvgenError
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models run fastest on one thread (and far faster when other jobs share the CPU)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def sine(freq: float, seconds: float = 1.0, amp: float = 0.5) -> torch.Tensor:
