@@ -179,27 +179,95 @@ def _not_available(what: str, issue: str) -> AvgenError:
     return AvgenError(f"{what} is not available yet in avgen {__version__}: {issue}.")
 
 
-_PIPELINES: dict[tuple[str, str, str], Any] = {}
-AUDIO_EXTRA_KEYS = ("model", "candidates", "vocoder")
+_PIPELINES: dict[tuple[str, ...], Any] = {}
+# GPU switches for diffusers model folders (audio and video alike); avgen's own models ignore them
+GPU_EXTRA_KEYS = ("cpu_offload", "vae_slicing", "vae_tiling")
+AUDIO_EXTRA_KEYS = ("model", "candidates", "vocoder", "lora") + GPU_EXTRA_KEYS
 
 
-def _cached_pipeline(kind: str, cls: Any, default_dir: Path, model: Any, device: str) -> Any:
-    """Load ``cls`` from ``model`` (default: the shipped folder) once per folder and device."""
+def gpu_options(extra: dict[str, Any]) -> dict[str, bool]:
+    """``cpu_offload`` / ``vae_slicing`` / ``vae_tiling`` from a generator's extra keywords."""
+    out = {}
+    for key in GPU_EXTRA_KEYS:
+        value = extra.get(key, False)
+        if not isinstance(value, bool):
+            raise AvgenError(f"{key} must be True or False, got {value!r}.")
+        out[key] = value
+    return out
+
+
+def _diffusers_adapter(kind: str) -> Any:
+    """The class that runs a local diffusers pipeline folder (model_index.json) as ``kind``."""
+    if kind == "audio":
+        from avgen.pipelines.diffusers_audio import DiffusersAudioPipeline
+
+        return DiffusersAudioPipeline
+    from avgen.pipelines.diffusers_video import DiffusersVideoPipeline
+
+    return DiffusersVideoPipeline
+
+
+def _cached_pipeline(
+    kind: str,
+    cls: Any,
+    default_dir: Path,
+    model: Any,
+    device: str,
+    lora: Any = None,
+    **options: Any,
+) -> Any:
+    """Load ``cls`` from ``model`` (default: the shipped folder) once per folder, device and
+    LoRA adapter (its path and a hash of its weights, so a retrained adapter reloads).
+
+    A folder with a ``model_index.json`` is a diffusers pipeline: it is loaded by the
+    diffusers adapter with ``options`` (dtype, cpu_offload, vae_slicing, vae_tiling), which
+    are then part of the cache key; avgen's own models ignore the GPU switches (a warning)."""
+    from avgen.pipelines.diffusers_common import is_diffusers_folder
+
     folder = Path(model) if model is not None else default_dir
-    key = (kind, str(folder.resolve()), str(device))
+    key: tuple[str, ...] = (kind, str(folder.resolve()), str(device))
+    extra: dict[str, Any] = {}
+    if lora is not None:
+        from avgen.finetune import adapter_id
+
+        key += (adapter_id(lora),)
+        extra["lora"] = lora
+    if model is not None and is_diffusers_folder(folder):
+        cls = _diffusers_adapter(kind)
+        key += tuple(f"{k}={v}" for k, v in sorted(options.items()))
+        extra.update(options)
+    elif any(options.get(k) for k in GPU_EXTRA_KEYS):
+        import warnings
+
+        warnings.warn(
+            "cpu_offload, vae_slicing and vae_tiling apply to diffusers model folders only; "
+            f"the avgen {kind} model ignores them.",
+            UserWarning,
+            stacklevel=3,
+        )
     if key not in _PIPELINES:
         try:
-            _PIPELINES[key] = cls.from_pretrained(model, device=device)
+            _PIPELINES[key] = cls.from_pretrained(model, device=device, **extra)
         except (RuntimeError, AssertionError) as exc:  # e.g. an unavailable device
             raise AvgenError(f"cannot load the {kind} model on device {device!r}: {exc}.") from exc
     return _PIPELINES[key]
 
 
-def audio_pipeline(model: str | Path | None = None, device: str = "cpu") -> Any:
-    """The text-to-audio pipeline of ``model`` (default: the shipped one), loaded once."""
+def audio_pipeline(
+    model: str | Path | None = None,
+    device: str = "cpu",
+    lora: str | Path | None = None,
+    **options: Any,
+) -> Any:
+    """The text-to-audio pipeline of ``model`` (default: the shipped one), loaded once; with
+    ``lora`` an adapter folder (``avgen finetune audio``) merged into its denoiser. A diffusers
+    folder (AudioLDM, AudioLDM 2, Stable Audio) loads ``DiffusersAudioPipeline`` with
+    ``options`` (dtype, cpu_offload, vae_slicing, vae_tiling)."""
     from avgen.pipelines.text_to_audio import TextToAudioPipeline, default_audio_model_dir
 
-    return _cached_pipeline("audio", TextToAudioPipeline, default_audio_model_dir(), model, device)
+    return _cached_pipeline(
+        "audio", TextToAudioPipeline, default_audio_model_dir(), model, device, lora, **options
+    )
 
 
 def text_to_audio(
@@ -219,6 +287,7 @@ def text_to_audio(
     init_audio: str | Path | None = None,
     strength: float = 0.6,
     inpaint: tuple[float, float] | None = None,
+    super_resolution: float | None = None,
     **extra: Any,
 ) -> list[Path]:
     """Text to audio with the shipped AudioLDM-style model (or ``model=`` a local folder).
@@ -227,7 +296,8 @@ def text_to_audio(
     ``vocoder`` ("neural" or "griffin-lim"). A batch writes name_0 ... name_{N-1}; sample j
     uses seed + j and its sidecar records that seed with batch 1, so ``rerun`` replays it.
     ``init_audio`` (a file) + ``strength`` in (0, 1]: AudioLDM style transfer of that sound
-    (its length sets the duration); ``inpaint=(start_s, end_s)`` regenerates only that range.
+    (its length sets the duration); ``inpaint=(start_s, end_s)`` regenerates only that range;
+    ``super_resolution=cutoff_hz`` keeps its band below the cut-off and generates the band above.
     """
     import torch
     from tqdm import tqdm
@@ -265,6 +335,14 @@ def text_to_audio(
         if len(inpaint) != 2:
             raise AvgenError(f"inpaint must be (start_s, end_s), got {inpaint!r}.")
         inpaint = (float(inpaint[0]), float(inpaint[1]))
+    if super_resolution is not None:
+        from avgen.pipelines.text_to_audio import check_cutoff
+
+        if init_audio is None:
+            raise AvgenError("super_resolution needs init_audio (its band below the cut-off).")
+        if inpaint is not None:
+            raise AvgenError("super_resolution and inpaint cannot be combined: give one.")
+        super_resolution = check_cutoff(super_resolution)
     if init_audio is not None:
         from avgen.media import read_audio
 
@@ -284,12 +362,18 @@ def text_to_audio(
             )
     check_range("audio", duration, AUDIO_DURATION_RANGE)
     output = check_output(output, (".wav", ".flac", ".ogg", ".mp3"))
-    pipe = audio_pipeline(model, device)
+    lora = extra.get("lora")
+    if lora is not None and not isinstance(lora, str | Path):
+        raise AvgenError(f"lora must be an adapter folder path, got {lora!r}.")
+    gpu = gpu_options(extra)
+    pipe = audio_pipeline(model, device, lora, dtype=dtype, **gpu)
     steps = int(num_inference_steps or pipe.config["num_inference_steps"])
     guidance = float(pipe.config["guidance_scale"] if guidance_scale is None else guidance_scale)
     vocoder = vocoder or str(pipe.config["vocoder"])
     pipe.check_inputs(prompt, steps, guidance, duration, candidates, vocoder)
     amp = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(dtype)
+    if getattr(pipe, "loads_dtype", False):  # a diffusers folder: loaded in dtype, no autocast
+        amp = None
     parsed = _parse(prompt).to_dict()
     written: list[Path] = []
     for j, path in enumerate(output_paths(output, 1, batch)[0]):
@@ -314,6 +398,7 @@ def text_to_audio(
                     init_audio=init_wave,
                     strength=float(strength),
                     inpaint=inpaint,
+                    super_resolution=super_resolution,
                 )
         write_audio(path, result.audio, result.sample_rate)
         if preview:
@@ -331,13 +416,17 @@ def text_to_audio(
             "dtype": dtype,
             "candidates": candidates,
             "vocoder": vocoder,
+            **gpu,
         }
         if model is not None:
             settings["model"] = str(model)
+        if lora is not None:
+            settings["lora"] = str(lora)
         if init_audio is not None:
             settings["init_audio"] = str(Path(init_audio).resolve())
             settings["strength"] = float(strength)
             settings["inpaint"] = None if inpaint is None else list(inpaint)
+            settings["super_resolution"] = super_resolution
         write_sidecar(
             path,
             command="audio",
@@ -352,15 +441,21 @@ def text_to_audio(
     return written
 
 
-VIDEO_EXTRA_KEYS = ("model", "width", "height", "fps", "upscale", "init_image", "extend")
+VIDEO_EXTRA_KEYS = (
+    "model", "width", "height", "fps", "upscale", "init_image", "extend",
+) + GPU_EXTRA_KEYS  # fmt: skip
 DEFAULT_UPSCALE = 256
 
 
-def video_pipeline(model: str | Path | None = None, device: str = "cpu") -> Any:
-    """The text-to-video pipeline of ``model`` (default: the shipped one), loaded once."""
+def video_pipeline(model: str | Path | None = None, device: str = "cpu", **options: Any) -> Any:
+    """The text-to-video pipeline of ``model`` (default: the shipped one), loaded once. A
+    diffusers folder loads ``DiffusersVideoPipeline`` with ``options`` (dtype, cpu_offload,
+    vae_slicing, vae_tiling)."""
     from avgen.pipelines.text_to_video import TextToVideoPipeline, default_video_model_dir
 
-    return _cached_pipeline("video", TextToVideoPipeline, default_video_model_dir(), model, device)
+    return _cached_pipeline(
+        "video", TextToVideoPipeline, default_video_model_dir(), model, device, **options
+    )
 
 
 def text_to_video(
@@ -380,12 +475,15 @@ def text_to_video(
     quiet: bool = False,
     **extra: Any,
 ) -> list[Path]:
-    """Text to video with the shipped space-time DiT (or ``model=`` a local folder).
+    """Text to video with the shipped space-time DiT (or ``model=`` a local folder: avgen's
+    own, or a diffusers Wan / LTX-Video / CogVideoX folder with its model_index.json).
 
-    Extra keywords: ``model`` (folder), ``width`` / ``height`` (native pixels, default 64;
-    off-grid sizes are rounded with a warning), ``fps`` (default 8), ``upscale`` (short side
-    of the written MP4, default 256; the model works at its native size), ``init_image``
-    (file: the first frame), ``extend`` (an MP4 to continue; the output holds it first).
+    Extra keywords: ``model`` (folder), ``width`` / ``height`` (native pixels, default: the
+    model's, 64 for avgen's; off-grid sizes are rounded with a warning), ``fps`` (default:
+    the model's, 8 for avgen's), ``cpu_offload`` / ``vae_slicing`` / ``vae_tiling`` (diffusers
+    folders), ``upscale`` (short side of the written MP4, default 256; the model works at
+    its native size), ``init_image`` (file: the first frame), ``extend`` (an MP4 to
+    continue; the output holds it first).
     A batch writes name_0 ... name_{N-1}; sample j uses seed + j and its sidecar records that
     seed with batch 1, so ``rerun`` replays it. ``preview`` also writes ``<output>.gif`` and a
     contact sheet ``<output>.png``.
@@ -407,9 +505,7 @@ def text_to_video(
     if unknown:
         raise AvgenError(f"text_to_video got unknown option(s) {', '.join(unknown)}.")
     model = extra.get("model")
-    width = 64 if extra.get("width") is None else extra["width"]
-    height = 64 if extra.get("height") is None else extra["height"]
-    fps = 8 if extra.get("fps") is None else extra["fps"]
+    width, height, fps = extra.get("width"), extra.get("height"), extra.get("fps")
     upscale = extra.get("upscale")
     upscale = DEFAULT_UPSCALE if upscale is None else upscale
     init_image, extend = extra.get("init_image"), extra.get("extend")
@@ -417,17 +513,29 @@ def text_to_video(
         raise AvgenError(
             f"upscale must be a whole number of pixels from 0 to 4096, got {upscale!r}."
         )
-    if isinstance(fps, bool) or not isinstance(fps, int) or not 1 <= fps <= 30:
+    if fps is not None and (
+        isinstance(fps, bool) or not isinstance(fps, int) or not 1 <= fps <= 30
+    ):
         raise AvgenError(f"fps must be a whole number from 1 to 30, got {fps!r}.")
     prompt = check_prompt(prompt)
+    duration = None
     if num_frames is None:
         duration, _ = resolve_duration(prompt, options.duration_s)
         check_range("video", duration, VIDEO_DURATION_RANGE)
-        num_frames = max(1, round(duration * fps))
     elif isinstance(num_frames, bool) or not isinstance(num_frames, int):
         raise AvgenError(f"num_frames must be a whole number, got {num_frames!r}.")
     output = check_output(output, (".mp4",))
-    pipe = video_pipeline(model, device)
+    gpu = gpu_options(extra)
+    pipe = video_pipeline(model, device, dtype=dtype, **gpu)
+    # unset size / fps: the model's own (avgen's: 64x64 at 8 fps; diffusers: the family's)
+    native = pipe.config.get("native_size", 64)
+    width = int(pipe.config.get("width", native)) if width is None else width
+    height = int(pipe.config.get("height", native)) if height is None else height
+    fps = int(pipe.config.get("fps", 8)) if fps is None else fps
+    if num_frames is None:
+        num_frames = max(1, round(duration * fps))
+        if hasattr(pipe, "snap_frames"):  # a duration is approximate: the model's nearest count
+            num_frames = pipe.snap_frames(num_frames, warn=False)
     steps = int(num_inference_steps or pipe.config["num_inference_steps"])
     guidance = float(pipe.config["guidance_scale"] if guidance_scale is None else guidance_scale)
     pipe.check_inputs(prompt, steps, guidance, num_frames, fps)
@@ -443,6 +551,8 @@ def text_to_video(
 
         image = load_image(init_image, width, height)
     amp = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(dtype)
+    if getattr(pipe, "loads_dtype", False):  # a diffusers folder: loaded in dtype, no autocast
+        amp = None
     parsed = _parse(prompt).to_dict()
     written: list[Path] = []
     for j, path in enumerate(output_paths(output, 1, batch)[0]):
@@ -487,6 +597,7 @@ def text_to_video(
             "height": height,
             "fps": fps,
             "upscale": upscale,
+            **gpu,
         }
         for key, value in (("model", model), ("init_image", init_image), ("extend", extend)):
             if value is not None:

@@ -39,6 +39,9 @@ def add_generation_flags(p: argparse.ArgumentParser, *, default_output: str) -> 
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps (default cpu)")
     p.add_argument("--dtype", default="fp32", choices=api.DTYPES, help="default fp32 on a CPU")
     p.add_argument("--model", default=None, help="model folder (default: the shipped model)")
+    p.add_argument("--cpu-offload", action="store_true", help="diffusers folder: idle parts on CPU")
+    p.add_argument("--vae-slicing", action="store_true", help="diffusers folder: sliced VAE decode")
+    p.add_argument("--vae-tiling", action="store_true", help="diffusers folder: tiled VAE decode")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -54,12 +57,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strength", type=float, default=0.6, help="(0, 1]: how far from the input")
     p.add_argument("--inpaint", nargs=2, type=float, default=None, metavar=("START", "END"),
                    help="with --init-audio: regenerate only START..END seconds")  # fmt: skip
+    p.add_argument("--super-resolution", type=float, default=None, metavar="HZ",
+                   help="with --init-audio: keep the band below HZ, generate above")  # fmt: skip
+    p.add_argument("--lora", default=None, help="LoRA adapter folder (avgen finetune audio)")
     p = sub.add_parser("video", help="text to video")
     add_generation_flags(p, default_output="out/video.mp4")
-    p.add_argument("--width", type=int, default=64, help="native width in pixels (default 64)")
-    p.add_argument("--height", type=int, default=64, help="native height in pixels (default 64)")
+    p.add_argument("--width", type=int, default=None, help="native width (default: the model's)")
+    p.add_argument("--height", type=int, default=None, help="native height (default: the model's)")
     p.add_argument("--num-frames", type=int, default=None, help="frames (overrides --duration)")
-    p.add_argument("--fps", type=int, default=8, help="frames per second (default 8)")
+    p.add_argument("--fps", type=int, default=None, help="frames per second (default: the model's)")
     p.add_argument("--upscale", type=int, default=256, help="MP4 short side in pixels (0: native)")
     p.add_argument("--init-image", default=None, help="image file: the first frame")
     p.add_argument("--extend", default=None, help="MP4 to continue from its last frames")
@@ -159,13 +165,21 @@ def _generate(args: argparse.Namespace) -> list[Path]:
     )
     if args.model is not None:
         kwargs["model"] = args.model
+    for key in api.GPU_EXTRA_KEYS:  # cpu_offload, vae_slicing, vae_tiling: only when set
+        if getattr(args, key):
+            kwargs[key] = True
     if args.command == "audio" and args.candidates != 1:
         kwargs["candidates"] = args.candidates
+    if args.command == "audio" and args.lora is not None:
+        kwargs["lora"] = args.lora
     if args.command == "audio" and args.init_audio is not None:
         kwargs.update(init_audio=args.init_audio, strength=args.strength)
         kwargs["inpaint"] = tuple(args.inpaint) if args.inpaint is not None else None
+        kwargs["super_resolution"] = args.super_resolution
     elif args.command == "audio" and args.inpaint is not None:
         raise AvgenError("--inpaint needs --init-audio (the sound to keep outside the range).")
+    elif args.command == "audio" and args.super_resolution is not None:
+        raise AvgenError("--super-resolution needs --init-audio (its band below the cut-off).")
     if args.command == "video":
         kwargs.update(width=args.width, height=args.height, fps=args.fps, upscale=args.upscale)
         kwargs.update(num_frames=args.num_frames)
@@ -228,6 +242,19 @@ def run(argv: list[str] | None = None) -> int:
         from avgen.train.audio import main as train_audio
 
         return train_audio(args.args[1:])
+    elif cmd == "finetune":
+        if args.args[:1] != ["audio"]:
+            what = args.args[0] if args.args else "(nothing)"
+            raise AvgenError(
+                f"'avgen finetune {what}' is not available; use 'avgen finetune audio'."
+            )
+        from avgen.train.lora import main as finetune_audio
+
+        return finetune_audio(args.args[1:])
+    elif cmd == "export":
+        from avgen.export import main as export_main
+
+        return export_main(args.args)  # audio --format diffusers OUT [--model SRC]
     else:
         raise AvgenError(f"'avgen {cmd}' is not available yet in avgen {__version__}.")
     return 0

@@ -102,7 +102,7 @@ def spectral_flux_ratio(wave: np.ndarray, joins_s: list[float], fe: MelFrontEnd)
 def run(args: argparse.Namespace) -> dict:
     torch.manual_seed(0)
     t_load = time.perf_counter()
-    pipe = TextToAudioPipeline.from_pretrained(args.model)
+    pipe = TextToAudioPipeline.from_pretrained(args.model, lora=getattr(args, "lora", None))
     pipe.text_encoder.encode(["warm-up"])
     load_s = time.perf_counter() - t_load
     seeds = list(range(args.seed_start, args.seed_start + args.count))
@@ -213,7 +213,8 @@ def write_markdown(r: dict, args: argparse.Namespace, path: Path) -> None:
         f"Command: `{cmd}`",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores (shared with other jobs), "
-        f"torch {torch.__version__}. Model: {args.model or default_audio_model_dir()}; "
+        f"torch {torch.__version__}. Model: {args.model or default_audio_model_dir()}"
+        f"{'' if args.lora is None else f' with LoRA adapter {args.lora}'}; "
         f"default {r['default_steps']} Euler steps, guidance {r['default_guidance']}.",
         "",
         f'{r["prompts"]} prompts: SoundWorld clips rendered with `heldout="only"` (seeds '
@@ -284,6 +285,7 @@ def write_markdown(r: dict, args: argparse.Namespace, path: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default=None, help="model folder (default: the shipped one)")
+    p.add_argument("--lora", default=None, help="LoRA adapter folder to merge into the model")
     p.add_argument("--count", type=int, default=200)
     p.add_argument("--subset", type=int, default=50)
     p.add_argument("--steps-list", default="5,10,25,50")

@@ -31,7 +31,17 @@ import torch
 
 from avgen.audio.clap import CLAP
 from avgen.audio.denoiser import AudioDenoiser, beat_grid
-from avgen.audio.mel import HOP, SAMPLE_RATE, MelFrontEnd, griffin_lim
+from avgen.audio.mel import (
+    FMAX,
+    FMIN,
+    HOP,
+    N_MELS,
+    SAMPLE_RATE,
+    MelFrontEnd,
+    griffin_lim,
+    hz_to_mel,
+    mel_to_hz,
+)
 from avgen.audio.vae import MelVAE
 from avgen.audio.vocoder import Vocoder
 from avgen.diffusion.flow import sample, timestep_schedule
@@ -88,6 +98,19 @@ def prompt_tempo(prompt: str) -> float:
     return math.nan
 
 
+def check_cutoff(cutoff_hz: Any) -> float:
+    """The super-resolution cut-off in Hz, which must lie strictly inside the mel range."""
+    hi = SAMPLE_RATE / 2
+    if isinstance(cutoff_hz, bool) or not isinstance(cutoff_hz, (int, float)):
+        raise AvgenError(f"super-resolution cut-off must be a number in Hz, got {cutoff_hz!r}.")
+    if not FMIN < float(cutoff_hz) < hi:
+        raise AvgenError(
+            f"super-resolution cut-off must be between {FMIN:g} and {hi:g} Hz (exclusive), "
+            f"got {cutoff_hz:g}."
+        )
+    return float(cutoff_hz)
+
+
 @dataclass
 class AudioPipelineOutput:
     """``audio`` (T,) float32 at ``sample_rate``; ``clap_scores`` of every candidate (best first
@@ -116,6 +139,7 @@ class TextToAudioPipeline:
         self._text_encoder = text_encoder
         self.config = {**DEFAULTS, **(config or {})}
         self.model_id = model_id
+        self.lora: str | None = None  # the merged LoRA adapter folder, if any
         self.front_end = MelFrontEnd()
         self.device = torch.device("cpu")
 
@@ -128,9 +152,11 @@ class TextToAudioPipeline:
         *,
         device: str | torch.device = "cpu",
         text_encoder: Any = None,
+        lora: str | Path | None = None,
     ) -> TextToAudioPipeline:
         """Load ``folder`` (default: the shipped ``avgen/models/audio``); AvgenError if it is not
-        an avgen audio model (pipeline.json + vae/ vocoder/ denoiser/, optional clap/)."""
+        an avgen audio model (pipeline.json + vae/ vocoder/ denoiser/, optional clap/).
+        ``lora``: an adapter folder from ``avgen finetune audio``, merged in (``load_lora``)."""
         shipped = folder is None
         folder = default_audio_model_dir() if shipped else Path(folder)
         cfg_path = folder / PIPELINE_CONFIG
@@ -161,7 +187,18 @@ class TextToAudioPipeline:
         )
         model_id = "avgen/models/audio" if shipped else str(folder)
         pipe = cls(vae, vocoder, denoiser, clap, text_encoder, config, model_id=model_id)
+        if lora is not None:
+            pipe.load_lora(lora)
         return pipe.to(device)
+
+    def load_lora(self, adapter_dir: str | Path, scale: float = 1.0) -> TextToAudioPipeline:
+        """Merge a LoRA adapter (``avgen finetune audio``) into the denoiser; AvgenError for a
+        missing, corrupt or foreign folder or one made for another base model."""
+        from avgen.finetune import apply_lora
+
+        apply_lora(self.denoiser, adapter_dir, scale=scale)
+        self.lora = str(adapter_dir)
+        return self
 
     def save_pretrained(self, folder: str | Path) -> Path:
         """Write every component (save_pretrained) and pipeline.json into ``folder``."""
@@ -288,7 +325,8 @@ class TextToAudioPipeline:
         """5. Window-by-window flow sampling with latent inpainting of the overlap.
 
         ``init_latent`` (B, C, H, total) with ``t_start`` < 1: SDEdit from the input's latent;
-        ``user_keep`` (1, 1, 1, total): 1 where the input's latent is kept (AudioLDM inpainting).
+        ``user_keep`` (1, 1, 1 or H, total): 1 where the input's latent is kept (AudioLDM
+        inpainting: of a time range, or of the rows below a cut-off for super-resolution).
         """
         plan = self.window_plan(duration_s)
         total = plan[-1][0] + plan[-1][1]  # >= the requested length; cropped after decoding
@@ -363,8 +401,46 @@ class TextToAudioPipeline:
         mel = self.front_end(wave)  # (1, 1, 64, frames * 4)
         return self.vae.to_diffusion(mel)[..., :frames]
 
+    @staticmethod
+    def known_mel_bins(cutoff_hz: float) -> int:
+        """Super-resolution: how many mel bins (from the bottom) the input keeps, i.e. those
+        whose centre frequency lies below ``cutoff_hz`` (a bin belongs to its centre's band)."""
+        edges = torch.linspace(
+            float(hz_to_mel(torch.tensor(FMIN, dtype=torch.float64))),
+            float(hz_to_mel(torch.tensor(FMAX, dtype=torch.float64))),
+            N_MELS + 2,
+            dtype=torch.float64,
+        )
+        centres = mel_to_hz(edges)[1:-1]  # (n_mels,) Hz
+        return int((centres < float(cutoff_hz)).sum())
+
+    def band_keep(self, cutoff_hz: float, frames: int) -> torch.Tensor:
+        """Super-resolution keep mask (1, 1, n_mels / 4, frames): 1 on the latent rows whose
+        four mel bins all lie below the cut-off (AudioLDM's inpainting along frequency)."""
+        rows = self.vae.config["n_mels"] // 4
+        keep = torch.zeros(1, 1, rows, frames, device=self.device)
+        keep[:, :, : self.known_mel_bins(cutoff_hz) // 4] = 1.0  # latent row r = bins 4r..4r+3
+        return keep
+
+    def paste_known_band(
+        self, mel: torch.Tensor, audio: np.ndarray, cutoff_hz: float
+    ) -> torch.Tensor:
+        """Super-resolution 6b: the input's own mel replaces the decoded mel (B, 1, 64, F) on the
+        bins below the cut-off, so the known band skips the VAE and is exact before vocoding."""
+        n = mel.shape[-1] * HOP
+        wave = torch.as_tensor(np.asarray(audio, dtype=np.float32), device=self.device)[:n]
+        wave = torch.nn.functional.pad(wave, (0, n - wave.shape[0]))[None]  # (1, F * hop)
+        known = self.known_mel_bins(cutoff_hz)
+        out = mel.clone()
+        out[:, :, :known] = self.front_end(wave)[:, :, :known].to(mel)  # (B, 1, known, F)
+        return out
+
     def check_init(
-        self, audio: np.ndarray, strength: float, inpaint: tuple[float, float] | None
+        self,
+        audio: np.ndarray,
+        strength: float,
+        inpaint: tuple[float, float] | None,
+        super_resolution: float | None = None,
     ) -> float:
         """1b. Validate the audio-to-audio inputs; returns the input's duration in seconds."""
         audio = np.asarray(audio)
@@ -387,6 +463,10 @@ class TextToAudioPipeline:
                     f"inpaint range ({start:g}, {end:g}) must satisfy 0 <= start < end <= "
                     f"{duration:.2f} (the input's duration in seconds)."
                 )
+        if super_resolution is not None:
+            check_cutoff(super_resolution)
+            if inpaint is not None:
+                raise AvgenError("super-resolution and inpaint cannot be combined: give one.")
         return duration
 
     def decode(self, latent: torch.Tensor, mel_frames: int | None) -> torch.Tensor:
@@ -437,6 +517,7 @@ class TextToAudioPipeline:
         init_audio: np.ndarray | None = None,
         strength: float = 0.6,
         inpaint: tuple[float, float] | None = None,
+        super_resolution: float | None = None,
     ) -> AudioPipelineOutput:
         """Generate ``audio_length_in_s`` seconds (default: the prompt's, else pipeline.json's)
         for ``prompt``; ``num_candidates`` > 1 keeps the CLAP-best; ``vocoder`` "neural" or
@@ -446,7 +527,10 @@ class TextToAudioPipeline:
         duration (1-60 s, windowed like text-to-audio); without ``inpaint`` sampling starts
         from its latent noised to t = ``strength`` (SDEdit); with ``inpaint=(start_s, end_s)``
         its latent is kept outside that range and the inside is generated from pure noise
-        (``strength`` is then unused)."""
+        (``strength`` is then unused). ``super_resolution=cutoff_hz`` inpaints along frequency
+        instead: the latent rows below the cut-off are kept, the band above is generated from
+        pure noise, and the input's own mel replaces the decoded mel below the cut-off before
+        vocoding (``paste_known_band``)."""
         from avgen.prompts import parse_prompt
 
         steps = int(
@@ -466,8 +550,10 @@ class TextToAudioPipeline:
         duration = float(duration)
         if inpaint is not None and init_audio is None:
             raise AvgenError("inpaint needs init audio (the sound to keep outside the range).")
+        if super_resolution is not None and init_audio is None:
+            raise AvgenError("super-resolution needs init audio (its band below the cut-off).")
         if init_audio is not None:
-            duration = self.check_init(init_audio, strength, inpaint)
+            duration = self.check_init(init_audio, strength, inpaint, super_resolution)
         self.check_inputs(prompt, steps, guidance, duration, num_candidates, vocoder)  # 1
         prompt = prompt.strip()
         batch = int(num_candidates)
@@ -479,7 +565,9 @@ class TextToAudioPipeline:
             plan = self.window_plan(duration)
             total = plan[-1][0] + plan[-1][1]
             init_latent = self.encode_audio(init_audio, total).expand(batch, -1, -1, -1)
-            if inpaint is None:
+            if super_resolution is not None:
+                user_keep = self.band_keep(super_resolution, total)  # (1, 1, H, total)
+            elif inpaint is None:
                 t_start = float(strength)
             else:
                 spf = HOP * 4 / SAMPLE_RATE  # seconds per latent frame
@@ -493,6 +581,8 @@ class TextToAudioPipeline:
         n_samples = int(round(duration * SAMPLE_RATE))
         mel_frames = math.ceil(n_samples / HOP)
         mel = self.decode(latent, None)[..., :mel_frames]  # 6
+        if super_resolution is not None:
+            mel = self.paste_known_band(mel, init_audio, super_resolution)  # 6b
         wave = self.vocode(mel, vocoder, generator)[:, :n_samples]  # 7
         wave = self.peak_limit(torch.nan_to_num(wave))
         scores = self.rank(wave, cond["pooled"]) if batch > 1 else torch.zeros(1)  # 8
@@ -508,8 +598,11 @@ class TextToAudioPipeline:
             "vocoder": vocoder,
         }
         if init_audio is not None:
-            settings["strength"] = None if inpaint is not None else float(strength)
+            edit = inpaint is not None or super_resolution is not None
+            settings["strength"] = None if edit else float(strength)
             settings["inpaint"] = None if inpaint is None else [float(v) for v in inpaint]
+            sr_hz = None if super_resolution is None else float(super_resolution)
+            settings["super_resolution"] = sr_hz
         return AudioPipelineOutput(
             audio=best.astype(np.float32),
             sample_rate=SAMPLE_RATE,

@@ -1,0 +1,723 @@
+"""Export avgen's audio model as a diffusers folder, and read such a folder back into avgen.
+
+``export_audio(out)`` writes the layout of a Hugging Face diffusers checkpoint
+(``model_index.json`` + one subfolder per component, as ``DiffusionPipeline.save_pretrained``
+writes it):
+
+- ``text_encoder/`` the frozen all-MiniLM-L6-v2 as transformers' ``BertModel`` (it is a
+  6-layer, 384-wide BERT), ``tokenizer/`` its ``BertTokenizer``; the tokenizer files are also
+  copied into ``text_encoder/`` so that ``avgen.text.TextEncoder`` loads that folder alone;
+- ``scheduler/`` diffusers' ``FlowMatchEulerDiscreteScheduler`` (SD3's rectified flow, arXiv
+  2403.03206): its sigma is avgen's t, with the same interpolation, velocity target and Euler
+  step (the convention of ``avgen.diffusion``), and its ``shift`` is pipeline.json's. avgen's
+  grid for N steps is ``set_timesteps(sigmas=linspace(1, 1/N, N))`` (the scheduler applies the
+  shift and appends 0), as diffusers' Flux pipeline does;
+- ``vae/``, ``denoiser/``, ``vocoder/``, ``clap/`` avgen's own models behind thin diffusers
+  ``ModelMixin`` + ``ConfigMixin`` wrappers of this module (config.json = the avgen
+  constructor's arguments, ``diffusion_pytorch_model.safetensors`` = avgen's weights under the
+  prefix ``model.``, stored in the source checkpoint's dtype);
+- ``model_index.json`` with ``_class_name`` "AvgenAudioPipeline", the components as
+  ``["avgen.export", "AvgenMelVAE"]`` etc., and pipeline.json's defaults.
+
+``AvgenAudioPipeline.from_pretrained(out)`` loads it through diffusers' own loader (components
+of a library outside diffusers/transformers load once the caller has imported that module,
+diffusers 0.42's ``_get_library_or_raise``) and generates the same audio as avgen's
+``TextToAudioPipeline`` for the same seed, with the diffusers scheduler and the transformers
+text encoder in the loop. A plain ``DiffusionPipeline.from_pretrained(out)`` cannot: it looks
+``_class_name`` up among diffusers' own classes only; ``pipeline.py`` (one import line) lets it
+load with ``custom_pipeline="pipeline", trust_remote_code=True``. ``load_exported(out)`` reads
+the folder back as avgen's ``TextToAudioPipeline``; ``to_avgen_folder`` writes avgen's layout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+from diffusers import ConfigMixin, DiffusionPipeline, FlowMatchEulerDiscreteScheduler, ModelMixin
+from diffusers.configuration_utils import register_to_config
+from diffusers.pipelines.pipeline_utils import AudioPipelineOutput
+from diffusers.utils.torch_utils import randn_tensor
+from safetensors import safe_open
+from safetensors.torch import load_file
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from avgen.audio.clap import CLAP
+from avgen.audio.denoiser import AudioDenoiser, beat_grid
+from avgen.audio.mel import HOP, SAMPLE_RATE
+from avgen.audio.vae import MelVAE
+from avgen.audio.vocoder import Vocoder
+from avgen.diffusion.flow import concat_conditions, timestep_schedule
+from avgen.errors import AvgenError
+from avgen.modeling import PretrainedModel
+
+KINDS = ("audio",)
+FORMATS = ("diffusers",)
+PIPELINE_CLASS = "AvgenAudioPipeline"
+INDEX_NAME = "model_index.json"
+WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"
+NUM_TRAIN_TIMESTEPS = 1000  # diffusers' timestep = sigma * 1000; avgen's models take sigma itself
+CUSTOM_PIPELINE_CODE = '''"""This folder's pipeline class, avgen's (avgen must be installed), for
+DiffusionPipeline.from_pretrained(folder, custom_pipeline="pipeline", trust_remote_code=True)."""
+
+from avgen.export import AvgenAudioPipeline
+
+__all__ = ["AvgenAudioPipeline"]
+'''
+# pipeline.json key -> AvgenAudioPipeline config key ("shift" lives in the scheduler's config)
+PIPELINE_KEYS = {
+    "num_inference_steps": "num_inference_steps",
+    "guidance_scale": "guidance_scale",
+    "window_s": "window_s",
+    "overlap_s": "overlap_s",
+    "default_duration_s": "default_duration_s",
+    "sample_rate": "sample_rate",
+    "griffin_lim_iters": "griffin_lim_iters",
+    "vocoder": "default_vocoder",
+}
+
+
+# --------------------------------------------------------------------------- model wrappers
+
+
+class _AvgenModel(ModelMixin, ConfigMixin):
+    """Shared part of the wrappers: ``self.model`` is the avgen model, built from the config."""
+
+    avgen_class: type[PretrainedModel]
+    model: PretrainedModel
+
+    @classmethod
+    def from_avgen(cls, model: PretrainedModel) -> _AvgenModel:
+        """Wrap a loaded avgen model (its config and a copy of its weights)."""
+        if not isinstance(model, cls.avgen_class):
+            raise AvgenError(
+                f"{cls.__name__} wraps a {cls.avgen_class.__name__}, got {type(model).__name__}."
+            )
+        wrapper = cls(**model.config)
+        wrapper.model.load_state_dict(model.state_dict())
+        return wrapper.eval()
+
+
+class AvgenMelVAE(_AvgenModel):
+    """avgen's ``MelVAE`` (AudioLDM's 4x mel KL autoencoder, arXiv 2301.12503) for diffusers."""
+
+    avgen_class = MelVAE
+
+    @register_to_config
+    def __init__(
+        self,
+        n_mels: int = 64,
+        latent_channels: int = 8,
+        channels: tuple[int, int, int] = (16, 32, 64),
+        blocks_per_level: int = 1,
+        kl_weight: float = 1e-5,
+        scaling_factor: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.model = MelVAE(
+            n_mels, latent_channels, tuple(channels), blocks_per_level, kl_weight, scaling_factor
+        )
+
+    def encode(self, mel: torch.Tensor) -> torch.Tensor:
+        """Normalised mel (B, 1, n_mels, F) -> scaled diffusion latent (B, C, n_mels/4, F/4)."""
+        return self.model.to_diffusion(mel)
+
+    def decode(self, latents: torch.Tensor, frames: int | None = None) -> torch.Tensor:
+        """Scaled diffusion latent (B, C, n_mels/4, F') -> normalised mel (B, 1, n_mels, 4 F')."""
+        return self.model.from_diffusion(latents, frames)
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        """Reconstruction through the posterior mean (B, 1, n_mels, F)."""
+        return self.decode(self.encode(mel), mel.shape[-1])
+
+
+class AvgenAudioDenoiser(_AvgenModel):
+    """avgen's ``AudioDenoiser`` (1-D DiT, arXiv 2212.09748, rectified-flow velocity) for
+    diffusers: ``timestep`` is the flow time t = sigma in [0, 1], not sigma * 1000."""
+
+    avgen_class = AudioDenoiser
+
+    @register_to_config
+    def __init__(
+        self,
+        latent_channels: int = 8,
+        latent_freq: int = 16,
+        patch: int = 2,
+        dim: int = 256,
+        depth: int = 6,
+        heads: int = 4,
+        mlp_ratio: float = 4.0,
+        text_dim: int = 384,
+        beat_dim: int = 4,
+        frame_seconds: float = 0.04,
+        tempo_range: tuple[float, float] = (40.0, 240.0),
+        seconds_range: tuple[float, float] = (0.0, 60.0),
+    ) -> None:
+        super().__init__()
+        self.model = AudioDenoiser(
+            latent_channels,
+            latent_freq,
+            patch,
+            dim,
+            depth,
+            heads,
+            mlp_ratio,
+            text_dim,
+            beat_dim,
+            frame_seconds,
+            tuple(tempo_range),
+            tuple(seconds_range),
+        )
+
+    def null_condition(self, batch: int, device: torch.device | str | None = None) -> dict:
+        """The unconditional text condition (see ``AudioDenoiser.null_condition``)."""
+        return self.model.null_condition(batch, device)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        timestep: torch.Tensor,
+        encoder_hidden_states: torch.Tensor,
+        encoder_attention_mask: torch.Tensor,
+        pooled_projections: torch.Tensor,
+        tempo: torch.Tensor | None = None,
+        seconds: torch.Tensor | None = None,
+        beat: torch.Tensor | None = None,
+        frame_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Velocity noise - x0 (B, C, F, T') of latents (B, C, F, T') at flow time (B,)."""
+        cond: dict[str, torch.Tensor] = {
+            "tokens": encoder_hidden_states,
+            "mask": encoder_attention_mask,
+            "pooled": pooled_projections,
+        }
+        extra = {"tempo": tempo, "seconds": seconds, "beat": beat, "frame_mask": frame_mask}
+        cond.update({k: v for k, v in extra.items() if v is not None})
+        return self.model(hidden_states, timestep, cond)
+
+
+class AvgenVocoder(_AvgenModel):
+    """avgen's Vocos-style ``Vocoder`` (arXiv 2306.00814) for diffusers."""
+
+    avgen_class = Vocoder
+
+    @register_to_config
+    def __init__(
+        self,
+        n_mels: int = 64,
+        hop: int = 160,
+        n_fft: int = 640,
+        dim: int = 192,
+        depth: int = 6,
+        mlp_mult: int = 3,
+    ) -> None:
+        super().__init__()
+        self.model = Vocoder(n_mels, hop, n_fft, dim, depth, mlp_mult)
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        """Normalised mel (B, 1, n_mels, F) -> waveform (B, F * hop) at 16 kHz."""
+        return self.model(mel)
+
+
+class AvgenCLAP(_AvgenModel):
+    """avgen's ``CLAP``-style text-audio model (arXiv 2206.04769) for diffusers."""
+
+    avgen_class = CLAP
+
+    @register_to_config
+    def __init__(
+        self,
+        n_mels: int = 64,
+        channels: tuple[int, ...] = (32, 64, 128, 128),
+        text_dim: int = 384,
+        embed_dim: int = 256,
+        init_temperature: float = 0.07,
+    ) -> None:
+        super().__init__()
+        self.model = CLAP(n_mels, tuple(channels), text_dim, embed_dim, init_temperature)
+
+    def forward(self, mel: torch.Tensor, pooled_text: torch.Tensor) -> torch.Tensor:
+        """Cosine scores (B_audio, B_text) of mels (B, 1, n_mels, F) against MiniLM vectors."""
+        return self.model.score(self.model.encode_audio(mel), self.model.encode_text(pooled_text))
+
+
+WRAPPERS: dict[str, type[_AvgenModel]] = {
+    "vae": AvgenMelVAE,
+    "denoiser": AvgenAudioDenoiser,
+    "vocoder": AvgenVocoder,
+    "clap": AvgenCLAP,
+}
+OPTIONAL = ("vocoder", "clap")
+
+
+# --------------------------------------------------------------------------- pipeline
+
+
+def _text_embeddings(
+    text_encoder: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompt: str,
+    max_length: int,
+    device: torch.device,
+) -> dict[str, torch.Tensor]:
+    """One prompt -> tokens (1, L, D), mask (1, L), pooled (1, D): ``avgen.text.TextEncoder``'s
+    math (sentence-transformers mean pooling, L2-normalised) with transformers classes."""
+    batch = tokenizer(
+        [prompt], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+    )
+    batch = {k: v.to(device) for k, v in batch.items()}
+    hidden = text_encoder(**batch).last_hidden_state.float()  # (1, L, D)
+    mask = batch["attention_mask"].bool()  # (1, L)
+    m = mask.unsqueeze(-1).float()
+    pooled = torch.nn.functional.normalize((hidden * m).sum(1) / m.sum(1).clamp_min(1.0), dim=-1)
+    n = int(mask[0].sum())
+    return {"tokens": hidden[:, :n], "mask": mask[:, :n], "pooled": pooled}
+
+
+def _denoiser_kwargs(cond: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """avgen's condition dict -> ``AvgenAudioDenoiser.forward`` keyword arguments."""
+    names = {"tokens": "encoder_hidden_states", "mask": "encoder_attention_mask"}
+    names["pooled"] = "pooled_projections"
+    return {names.get(k, k): v for k, v in cond.items()}
+
+
+class AvgenAudioPipeline(DiffusionPipeline):
+    """avgen's text-to-audio model (AudioLDM-style latent flow matching, arXiv 2301.12503) as a
+    diffusers pipeline: transformers MiniLM -> ``AvgenAudioDenoiser`` stepped by
+    ``FlowMatchEulerDiscreteScheduler`` -> ``AvgenMelVAE`` -> ``AvgenVocoder``.
+
+    Text to audio only (audio-to-audio stays in ``TextToAudioPipeline``). The window loop of
+    ``avgen.pipelines.text_to_audio.TextToAudioPipeline.denoise`` (overlap inpainting with a
+    soft edge, tempo / seconds / beat conditions) is repeated here around the scheduler;
+    checks, the window plan, decoding, vocoding and CLAP ranking call that class's step
+    methods. tests/test_export.py holds the two to the same samples.
+    """
+
+    _optional_components = ["vocoder", "clap"]
+
+    def __init__(
+        self,
+        vae: AvgenMelVAE,
+        text_encoder: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        denoiser: AvgenAudioDenoiser,
+        scheduler: FlowMatchEulerDiscreteScheduler,
+        vocoder: AvgenVocoder | None = None,
+        clap: AvgenCLAP | None = None,
+        num_inference_steps: int = 25,
+        guidance_scale: float = 3.0,
+        window_s: float = 4.0,
+        overlap_s: float = 1.0,
+        default_duration_s: float = 4.0,
+        sample_rate: int = SAMPLE_RATE,
+        griffin_lim_iters: int = 32,
+        default_vocoder: str = "neural",
+        max_text_length: int = 64,
+    ) -> None:
+        super().__init__()
+        self.register_modules(
+            vae=vae,
+            text_encoder=text_encoder,
+            tokenizer=tokenizer,
+            denoiser=denoiser,
+            scheduler=scheduler,
+            vocoder=vocoder,
+            clap=clap,
+        )
+        self.register_to_config(
+            num_inference_steps=num_inference_steps,
+            guidance_scale=guidance_scale,
+            window_s=window_s,
+            overlap_s=overlap_s,
+            default_duration_s=default_duration_s,
+            sample_rate=sample_rate,
+            griffin_lim_iters=griffin_lim_iters,
+            default_vocoder=default_vocoder,
+            max_text_length=max_text_length,
+        )
+
+    def avgen_settings(self) -> dict[str, Any]:
+        """pipeline.json's settings (avgen's names), the shift read from the scheduler."""
+        settings = {key: self.config[name] for key, name in PIPELINE_KEYS.items()}
+        settings["shift"] = float(self.scheduler.config.shift)
+        return settings
+
+    def _avgen_view(self, device: torch.device) -> Any:
+        """avgen's ``TextToAudioPipeline`` over the same modules (for its step methods)."""
+        from avgen.pipelines.text_to_audio import TextToAudioPipeline
+
+        view = TextToAudioPipeline(
+            self.vae.model,
+            self.vocoder.model if self.vocoder is not None else None,
+            self.denoiser.model,
+            self.clap.model if self.clap is not None else None,
+            text_encoder=False,  # never used: prompts are encoded by ``encode_prompt``
+            config=self.avgen_settings(),
+            model_id="diffusers:" + str(self.config.get("_name_or_path", "memory")),
+        )
+        return view.to(device)
+
+    def encode_prompt(
+        self, prompt: str, negative_prompt: str | None, batch: int, device: torch.device
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """2. MiniLM token states + pooled vector; the negative prompt or the null condition."""
+        n = int(self.config.max_text_length)
+        cond = _text_embeddings(self.text_encoder, self.tokenizer, prompt, n, device)
+        if negative_prompt:
+            uncond = _text_embeddings(self.text_encoder, self.tokenizer, negative_prompt, n, device)
+        else:
+            uncond = self.denoiser.null_condition(1, device)
+        cond = {k: v.expand(batch, *v.shape[1:]) for k, v in cond.items()}
+        uncond = {k: v.expand(batch, *v.shape[1:]) for k, v in uncond.items()}
+        return cond, uncond
+
+    def set_schedule(self, num_inference_steps: int, device: torch.device) -> None:
+        """3. avgen's grid on the scheduler: sigmas linspace(1, 1/N, N), shifted by it, then 0."""
+        unshifted = timestep_schedule(num_inference_steps, 1.0)[:-1].numpy()
+        self.scheduler.set_timesteps(sigmas=unshifted, device=device)
+
+    def sample_window(
+        self,
+        shape: tuple[int, ...],
+        cond: dict[str, torch.Tensor],
+        uncond: dict[str, torch.Tensor],
+        steps: int,
+        guidance: float,
+        generator: torch.Generator | None,
+        inpaint: tuple[torch.Tensor, torch.Tensor] | None,
+        device: torch.device,
+        bar: Any,
+    ) -> torch.Tensor:
+        """5. One window: scheduler Euler steps from pure noise, guided by CFG, with the kept
+        (``inpaint``) region replaced after every step by its latent noised to the new sigma."""
+        noise = randn_tensor(shape, generator=generator, device=device, dtype=torch.float32)
+        x = noise.clone()
+        self.set_schedule(steps, device)
+        sigmas = self.scheduler.sigmas.tolist()
+        if inpaint is not None:
+            known, keep = inpaint[0], inpaint[1].expand(shape)
+
+            def replace(x: torch.Tensor, t: float) -> torch.Tensor:
+                return keep * ((1 - t) * known + t * noise) + (1 - keep) * x
+
+            x = replace(x, sigmas[0])
+        guided = guidance != 1.0
+        both = _denoiser_kwargs(concat_conditions(cond, uncond)) if guided else None
+        b = shape[0]
+        for i, timestep in enumerate(self.scheduler.timesteps):
+            if guided:
+                tt = torch.full((2 * b,), sigmas[i], device=device)
+                v_c, v_u = self.denoiser(torch.cat([x, x]), tt, **both).chunk(2)
+                v = v_u + guidance * (v_c - v_u)
+            else:
+                tt = torch.full((b,), sigmas[i], device=device)
+                v = self.denoiser(x, tt, **_denoiser_kwargs(cond))
+            x = self.scheduler.step(v, timestep, x).prev_sample
+            if inpaint is not None:
+                x = replace(x, sigmas[i + 1])
+            bar.update()
+        return x
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        prompt: str,
+        negative_prompt: str | None = None,
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
+        audio_length_in_s: float | None = None,
+        num_waveforms_per_prompt: int = 1,
+        generator: torch.Generator | None = None,
+        vocoder: str | None = None,
+        output_type: str = "np",
+        return_dict: bool = True,
+    ) -> AudioPipelineOutput | tuple[Any]:
+        """Generate ``audio_length_in_s`` seconds (1-60; default the prompt's, else the config's)
+        of 16 kHz audio for one ``prompt``; ``audios`` (B, T) holds the
+        ``num_waveforms_per_prompt`` candidates, CLAP-best first; ``vocoder`` "neural" or
+        "griffin-lim"; ``output_type`` "np" or "pt"."""
+        from avgen.pipelines.text_to_audio import prompt_tempo
+        from avgen.prompts import parse_prompt
+
+        if output_type not in ("np", "pt"):
+            raise AvgenError(f"output_type must be 'np' or 'pt', got {output_type!r}.")
+        device = self._execution_device
+        view = self._avgen_view(device)
+        steps = int(
+            self.config.num_inference_steps if num_inference_steps is None else num_inference_steps
+        )
+        guidance = float(self.config.guidance_scale if guidance_scale is None else guidance_scale)
+        which = vocoder or str(self.config.default_vocoder)
+        duration = audio_length_in_s
+        if duration is None and isinstance(prompt, str):
+            duration = parse_prompt(prompt).duration_s
+        duration = float(self.config.default_duration_s if duration is None else duration)
+        batch = int(num_waveforms_per_prompt)
+        view.check_inputs(prompt, steps, guidance, duration, batch, which)  # 1
+        prompt = prompt.strip()
+        cond, uncond = self.encode_prompt(prompt, negative_prompt, batch, device)  # 2
+        self.set_schedule(steps, device)  # 3
+        tempo = prompt_tempo(prompt)
+        plan = view.window_plan(duration)
+        total = plan[-1][0] + plan[-1][1]
+        spf = HOP * 4 / SAMPLE_RATE  # seconds per latent frame
+        tempo_t = torch.full((batch,), tempo, device=device)
+        grid = beat_grid(tempo_t, total, spf)  # (B, total, 4): one beat phase for all windows
+        latent = torch.zeros(view.prepare_latents(batch, total, generator), device=device)
+        with self.progress_bar(total=steps * len(plan)) as bar:
+            for k, (start, length) in enumerate(plan):  # 4 + 5, window by window
+                shape = view.prepare_latents(batch, length, generator)
+                window_cond = {
+                    **cond,
+                    "tempo": tempo_t,
+                    "seconds": torch.full((batch,), length * spf, device=device),
+                    "beat": grid[:, start : start + length],
+                }
+                inpaint = None
+                if k > 0:  # the previous window's overlap, with a soft (crossfading) edge
+                    prev_end = plan[k - 1][0] + plan[k - 1][1]
+                    overlap = prev_end - start
+                    known = torch.zeros(shape, device=device)
+                    known[..., :overlap] = latent[..., start:prev_end]
+                    keep = torch.zeros(1, 1, 1, length, device=device)
+                    keep[..., :overlap] = 1.0
+                    fade = max(1, overlap // 4)
+                    keep[..., overlap - fade : overlap] = torch.linspace(1.0, 0.0, fade + 2)[1:-1]
+                    inpaint = (known, keep)
+                x = self.sample_window(
+                    shape, window_cond, uncond, steps, guidance, generator, inpaint, device, bar
+                )
+                latent[..., start : start + length] = x
+        n_samples = int(round(duration * SAMPLE_RATE))
+        mel = view.decode(latent, None)[..., : math.ceil(n_samples / HOP)]  # 6
+        wave = view.vocode(mel, which, generator)[:, :n_samples]  # 7
+        wave = view.peak_limit(torch.nan_to_num(wave))
+        if batch > 1:  # 8
+            wave = wave[torch.argsort(view.rank(wave, cond["pooled"]), descending=True)]
+        self.maybe_free_model_hooks()
+        audios: Any = wave.float().cpu()
+        if output_type == "np":
+            audios = audios.numpy()
+        if not return_dict:
+            return (audios,)
+        return AudioPipelineOutput(audios=audios)
+
+
+# --------------------------------------------------------------------------- export / import
+
+
+def _stored_dtype(weights: Path) -> torch.dtype:
+    """The dtype of the first floating tensor in a safetensors file (float32 if none)."""
+    names = {"F16": torch.float16, "BF16": torch.bfloat16, "F32": torch.float32}
+    with safe_open(str(weights), framework="pt") as f:
+        for key in f.keys():
+            dtype = names.get(f.get_slice(key).get_dtype())
+            if dtype is not None:
+                return dtype
+    return torch.float32
+
+
+def _temp_beside(out: Path) -> Path:
+    """A fresh temporary folder next to ``out`` (same file system, so the rename is atomic)."""
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    return tmp
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise AvgenError(f"{out} already exists and is not an empty folder; choose a new one.")
+    if not out.parent.is_dir():
+        raise AvgenError(f"the parent folder {out.parent} does not exist; create it first.")
+
+
+def _publish(tmp: Path, out: Path) -> Path:
+    """Rename the finished temporary folder to ``out`` (an empty ``out`` is replaced)."""
+    if out.is_dir():
+        out.rmdir()
+    tmp.replace(out)
+    return out
+
+
+def build_pipeline(model: str | Path | None = None) -> AvgenAudioPipeline:
+    """avgen's audio model folder (default: the shipped one) as an ``AvgenAudioPipeline``."""
+    from avgen.pipelines.text_to_audio import TextToAudioPipeline
+
+    src = TextToAudioPipeline.from_pretrained(model)
+    encoder = src.text_encoder  # the bundled frozen MiniLM (avgen.text.TextEncoder)
+    settings = src.config
+    modules = {
+        name: WRAPPERS[name].from_avgen(getattr(src, name))
+        for name in WRAPPERS
+        if getattr(src, name) is not None
+    }
+    scheduler = FlowMatchEulerDiscreteScheduler(
+        num_train_timesteps=NUM_TRAIN_TIMESTEPS, shift=float(settings["shift"])
+    )
+    return AvgenAudioPipeline(
+        text_encoder=encoder.model,
+        tokenizer=encoder.tokenizer,
+        scheduler=scheduler,
+        **modules,
+        **{name: settings[key] for key, name in PIPELINE_KEYS.items()},
+    )
+
+
+def export_audio(out: str | Path, model: str | Path | None = None) -> Path:
+    """Write avgen's audio model (``model`` folder, default the shipped one) to ``out`` in the
+    diffusers layout (module docstring); nothing is left at ``out`` if anything fails."""
+    from avgen.pipelines.text_to_audio import default_audio_model_dir
+
+    out = Path(out)
+    _check_out(out)
+    src = default_audio_model_dir() if model is None else Path(model)
+    pipe = build_pipeline(model)
+    tmp = _temp_beside(out)
+    try:
+        for name in WRAPPERS:  # keep the source checkpoint's storage dtype (shipped: float16)
+            weights = src / name / "model.safetensors"
+            if getattr(pipe, name) is not None and weights.is_file():
+                # nn.Module.to: ModelMixin.to warns about fp32-kept modules (there are none)
+                torch.nn.Module.to(getattr(pipe, name), _stored_dtype(weights))
+        pipe.save_pretrained(str(tmp), safe_serialization=True)
+        pipe.tokenizer.save_pretrained(str(tmp / "text_encoder"))  # for avgen's TextEncoder
+        (tmp / "pipeline.py").write_text(CUSTOM_PIPELINE_CODE)
+        return _publish(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def read_index(folder: str | Path) -> dict[str, Any]:
+    """``model_index.json`` of an exported folder; AvgenError if it is not one."""
+    path = Path(folder) / INDEX_NAME
+    if not path.is_file():
+        raise AvgenError(f"{folder} has no {INDEX_NAME}: not an exported avgen audio model.")
+    try:
+        index = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise AvgenError(f"{path} is not valid JSON ({exc.__class__.__name__}).") from exc
+    if not isinstance(index, dict) or index.get("_class_name") != PIPELINE_CLASS:
+        found = index.get("_class_name") if isinstance(index, dict) else None
+        raise AvgenError(f"{path} describes a {found or 'foreign'} pipeline, not {PIPELINE_CLASS}.")
+    return index
+
+
+def _load_component(folder: Path, name: str, device: str | torch.device) -> PretrainedModel:
+    """One wrapper folder (config.json + diffusion_pytorch_model.safetensors) as avgen's model,
+    without diffusers: the config minus its ``_`` keys is the avgen constructor's arguments."""
+    wrapper = WRAPPERS[name]
+    cfg_path, weights = folder / name / "config.json", folder / name / WEIGHTS_NAME
+    if not cfg_path.is_file() or not weights.is_file():
+        raise AvgenError(f"{folder / name} lacks config.json or {WEIGHTS_NAME}.")
+    config = json.loads(cfg_path.read_text())
+    if config.get("_class_name") != wrapper.__name__:
+        raise AvgenError(f"{cfg_path} holds a {config.get('_class_name')}, not {wrapper.__name__}.")
+    model = wrapper.avgen_class(**{k: v for k, v in config.items() if not k.startswith("_")})
+    state = load_file(str(weights), device=str(device))
+    if not all(k.startswith("model.") for k in state):
+        raise AvgenError(f"{weights} has tensors outside 'model.'; it is not an avgen export.")
+    missing, unexpected = model.load_state_dict({k[6:]: v for k, v in state.items()}, strict=False)
+    if missing or unexpected:
+        raise AvgenError(
+            f"{weights} does not match {wrapper.avgen_class.__name__}: "
+            f"{len(missing)} missing and {len(unexpected)} unexpected tensors."
+        )
+    return model.to(device).eval()
+
+
+def load_exported(
+    folder: str | Path,
+    *,
+    device: str | torch.device = "cpu",
+    text_encoder: Any = None,
+    lora: str | Path | None = None,
+) -> Any:
+    """An exported folder as avgen's ``TextToAudioPipeline`` (all features, audio-to-audio
+    included), without diffusers' loader; the keywords are ``TextToAudioPipeline
+    .from_pretrained``'s. The text encoder is ``text_encoder`` if given, else the folder's
+    ``text_encoder/``; ``lora`` is merged into the denoiser (``load_lora``)."""
+    from avgen.pipelines.text_to_audio import DEFAULTS, TextToAudioPipeline
+    from avgen.text import TextEncoder
+
+    folder = Path(folder)
+    index = read_index(folder)
+    parts: dict[str, Any] = {}
+    for name in WRAPPERS:
+        entry = index.get(name)
+        present = isinstance(entry, list) and entry[:1] != [None] and (folder / name).is_dir()
+        if not present and name not in OPTIONAL:
+            raise AvgenError(f"{folder} has no {name}/ component; the export is incomplete.")
+        parts[name] = _load_component(folder, name, device) if present else None
+    config = {key: index[name] for key, name in PIPELINE_KEYS.items() if name in index}
+    sched_path = folder / "scheduler" / "scheduler_config.json"
+    if sched_path.is_file():
+        config["shift"] = float(json.loads(sched_path.read_text()).get("shift", DEFAULTS["shift"]))
+    if text_encoder is None:
+        text_encoder = TextEncoder(folder / "text_encoder", device=device)
+    pipe = TextToAudioPipeline(
+        parts["vae"],
+        parts["vocoder"],
+        parts["denoiser"],
+        parts["clap"],
+        text_encoder=text_encoder,
+        config=config,
+        model_id=str(folder),
+    )
+    if lora is not None:
+        pipe.load_lora(lora)
+    return pipe.to(device)
+
+
+def to_avgen_folder(folder: str | Path, out: str | Path) -> Path:
+    """Write an exported folder back in avgen's layout (pipeline.json + vae/ denoiser/ vocoder/
+    clap/, float32 weights); the text encoder is not copied (avgen uses the bundled MiniLM)."""
+    out = Path(out)
+    _check_out(out)
+    pipe = load_exported(folder)
+    tmp = _temp_beside(out)
+    try:
+        tmp.mkdir()
+        pipe.save_pretrained(tmp)
+        return _publish(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+# --------------------------------------------------------------------------- command line
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise AvgenError(f"{message} (usage: avgen export audio --format diffusers OUT).")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``avgen export audio --format diffusers OUT [--model SRC]``: prints OUT."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in KINDS:
+        what = argv[0] if argv else "(nothing)"
+        raise AvgenError(
+            f"'avgen export {what}' is not available; only 'avgen export audio --format "
+            "diffusers OUT' is."
+        )
+    p = _Parser(prog="avgen export audio", add_help=False)
+    p.add_argument("out", type=Path)
+    p.add_argument("--format", required=True)
+    p.add_argument("--model", default=None)
+    args = p.parse_args(argv[1:])
+    if args.format not in FORMATS:
+        raise AvgenError(
+            f"export format {args.format!r} is not available; use one of {', '.join(FORMATS)}."
+        )
+    print(export_audio(args.out, args.model))
+    return 0
