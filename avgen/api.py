@@ -207,6 +207,27 @@ def _diffusers_adapter(kind: str) -> Any:
     return DiffusersVideoPipeline
 
 
+def _is_avgen_export(folder: Path) -> bool:
+    """True for a diffusers-layout folder that `avgen export audio` wrote (AvgenAudioPipeline)."""
+    from avgen.pipelines.diffusers_common import is_diffusers_folder, read_model_index
+
+    if not is_diffusers_folder(folder):
+        return False
+    return read_model_index(folder).get("_class_name") == "AvgenAudioPipeline"
+
+
+def _ignored_gpu_options(kind: str, options: dict[str, Any]) -> None:
+    if any(options.get(k) for k in GPU_EXTRA_KEYS):
+        import warnings
+
+        warnings.warn(
+            "cpu_offload, vae_slicing and vae_tiling apply to diffusers model folders only; "
+            f"the avgen {kind} model ignores them.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
 def _cached_pipeline(
     kind: str,
     cls: Any,
@@ -232,19 +253,17 @@ def _cached_pipeline(
 
         key += (adapter_id(lora),)
         extra["lora"] = lora
-    if model is not None and is_diffusers_folder(folder):
+    if model is not None and _is_avgen_export(folder):  # `avgen export audio` wrote it
+        from avgen.export import load_exported
+
+        cls = type("ExportedAvgenAudio", (), {"from_pretrained": staticmethod(load_exported)})
+        _ignored_gpu_options(kind, options)
+    elif model is not None and is_diffusers_folder(folder):
         cls = _diffusers_adapter(kind)
         key += tuple(f"{k}={v}" for k, v in sorted(options.items()))
         extra.update(options)
-    elif any(options.get(k) for k in GPU_EXTRA_KEYS):
-        import warnings
-
-        warnings.warn(
-            "cpu_offload, vae_slicing and vae_tiling apply to diffusers model folders only; "
-            f"the avgen {kind} model ignores them.",
-            UserWarning,
-            stacklevel=3,
-        )
+    else:
+        _ignored_gpu_options(kind, options)
     if key not in _PIPELINES:
         try:
             _PIPELINES[key] = cls.from_pretrained(model, device=device, **extra)

@@ -218,6 +218,8 @@ RAGAS: dict[str, tuple[int, ...]] = {
     "bhairav": (0, 1, 4, 5, 7, 8, 11),  # S r G M P d N
 }
 RAGA_WORDS: tuple[str, ...] = ("raga", "yaman", "bhairav", "drone", "alap", "sitar", "shanai")
+# Appended: words of SoundWorld's raga captions ("Indian classical raga", "sitar gat in ...").
+RAGA_WORDS += ("indian", "gat")
 
 DRUM_NOTES: dict[str, int] = {
     "kick": 36,

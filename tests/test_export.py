@@ -210,3 +210,17 @@ def test_cli_errors_and_no_partial_folder(tmp_path: Path, monkeypatch: pytest.Mo
     with pytest.raises(RuntimeError, match="disk full"):
         cli.run(["export", "audio", "--format", "diffusers", str(out)])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["full"]
+
+
+def test_avgen_audio_runs_an_exported_folder(exported: Path, tmp_path: Path) -> None:
+    wav = tmp_path / "exported.wav"
+    code = cli.run(
+        ["audio", "a soft piano melody", "--model", str(exported), "-o", str(wav)]
+        + ["--steps", "2", "--duration", "1", "--quiet"]
+    )
+    assert code == 0 and wav.is_file()
+    side = json.loads(wav.with_name(wav.name + ".json").read_text())
+    assert side["settings"]["model"] == str(exported)
+    wav2 = tmp_path / "again.wav"
+    assert cli.run(["rerun", str(wav.with_name(wav.name + ".json")), "-o", str(wav2)]) == 0
+    assert wav2.read_bytes() == wav.read_bytes()

@@ -113,13 +113,18 @@ def test_wan_text_and_image_model_when_expand_timesteps(
     tiny.edit_model_index(folder, expand_timesteps=True)
     pipe = DiffusersVideoPipeline.from_pretrained(folder)
     assert pipe.modes()["image"] == "WanImageToVideoPipeline"
-    runs = []
-    for seed in (1, 2):  # the image's latent replaces the first latent frame
-        image = np.random.default_rng(seed).integers(0, 255, (16, 16, 3), dtype=np.uint8)
-        runs.append(pipe("a ball", num_inference_steps=2, num_frames=5, width=16, height=16,
-                         init_image=image, generator=torch.Generator().manual_seed(0)))  # fmt: skip
-    assert runs[0].frames.shape == (5, 16, 16, 3) and runs[0].settings["mode"] == "image"
-    assert not np.array_equal(runs[0].frames[0], runs[1].frames[0])
+    image = np.random.default_rng(1).integers(0, 255, (16, 16, 3), dtype=np.uint8)
+    runs = [
+        pipe("a ball", num_inference_steps=2, num_frames=5, width=16, height=16, init_image=init,
+             generator=torch.Generator().manual_seed(0))
+        for init in (None, image)
+    ]  # fmt: skip
+    assert [r.settings["pipeline_class"] for r in runs] == [
+        "WanPipeline",
+        "WanImageToVideoPipeline",
+    ]
+    assert runs[1].frames.shape == (5, 16, 16, 3)
+    assert not np.array_equal(runs[0].frames[0], runs[1].frames[0])  # the image's latent first
 
 
 def test_wan_text_model_refuses_image_and_extend(
