@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from avgen.errors import AvgenError
+from avgen.pipelines.checks import check_sampling
 from avgen.pipelines.diffusers_common import (
     call_defaults,
     load_diffusers_pipeline,
@@ -44,8 +45,6 @@ FAMILIES = {
 }
 VOCODER = "pipeline"  # the folder's own decoder (HiFi-GAN vocoder or Oobleck VAE)
 DURATION_RANGE = (1.0, 60.0)
-STEPS_RANGE = (1, 1000)
-GUIDANCE_RANGE = (0.0, 50.0)
 MAX_CANDIDATES = 16
 DEFAULT_DURATION_S = 4.0
 
@@ -179,14 +178,7 @@ class DiffusersAudioPipeline:
         vocoder: str | None,
     ) -> None:
         """One clear AvgenError for the first bad input."""
-        if not isinstance(prompt, str) or not prompt.strip():
-            raise AvgenError("the prompt is empty: describe the sound you want.")
-        lo, hi = STEPS_RANGE
-        if isinstance(num_inference_steps, bool) or not lo <= int(num_inference_steps) <= hi:
-            raise AvgenError(f"steps must be between {lo} and {hi}, got {num_inference_steps}.")
-        lo, hi = GUIDANCE_RANGE
-        if not lo <= float(guidance_scale) <= hi:
-            raise AvgenError(f"guidance must be between {lo:g} and {hi:g}, got {guidance_scale:g}.")
+        check_sampling(prompt, num_inference_steps, guidance_scale, "sound")
         lo, hi = DURATION_RANGE
         top = self.max_duration_s
         if top is not None:

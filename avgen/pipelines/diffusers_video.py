@@ -39,13 +39,11 @@ import numpy as np
 import torch
 
 from avgen.errors import AvgenError
+from avgen.pipelines.checks import MAX_VIDEO_SECONDS, check_frames, check_sampling
 from avgen.pipelines.diffusers_common import load_diffusers_pipeline, progress_kwargs
 from avgen.pipelines.text_to_video import VideoPipelineOutput, fit_frames
 
-MAX_SECONDS = 30.0
-STEPS_RANGE = (1, 1000)
-GUIDANCE_RANGE = (0.0, 50.0)
-FPS_RANGE = (1, 30)
+MAX_SECONDS = MAX_VIDEO_SECONDS
 MAX_SIZE = 2048
 
 
@@ -309,25 +307,8 @@ class DiffusersVideoPipeline:
         fps: int,
     ) -> None:
         """1. One clear AvgenError for the first bad input."""
-        if not isinstance(prompt, str) or not prompt.strip():
-            raise AvgenError("the prompt is empty: describe the video you want.")
-        lo, hi = STEPS_RANGE
-        if isinstance(num_inference_steps, bool) or not lo <= int(num_inference_steps) <= hi:
-            raise AvgenError(f"steps must be between {lo} and {hi}, got {num_inference_steps}.")
-        lo, hi = GUIDANCE_RANGE
-        if not lo <= float(guidance_scale) <= hi:
-            raise AvgenError(f"guidance must be between {lo:g} and {hi:g}, got {guidance_scale:g}.")
-        lo, hi = FPS_RANGE
-        if isinstance(fps, bool) or not isinstance(fps, int) or not lo <= fps <= hi:
-            raise AvgenError(f"fps must be a whole number from {lo} to {hi}, got {fps!r}.")
-        most = int(MAX_SECONDS * fps)
-        if isinstance(num_frames, bool) or not isinstance(num_frames, int):
-            raise AvgenError(f"num_frames must be a whole number, got {num_frames!r}.")
-        if not 1 <= num_frames <= most:
-            raise AvgenError(
-                f"num_frames must be from 1 to {most} ({MAX_SECONDS:g} s at {fps} fps), "
-                f"got {num_frames}."
-            )
+        check_sampling(prompt, num_inference_steps, guidance_scale, "video")
+        check_frames(num_frames, fps)
 
     def window_plan(self, num_frames: int, has_context: bool = False) -> list[int]:
         """One window: diffusers video models make the whole clip at once."""

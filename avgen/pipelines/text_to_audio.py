@@ -46,12 +46,11 @@ from avgen.audio.vae import MelVAE
 from avgen.audio.vocoder import Vocoder
 from avgen.diffusion.flow import sample, timestep_schedule
 from avgen.errors import AvgenError
+from avgen.pipelines.checks import check_sampling
 
 PIPELINE_CONFIG = "pipeline.json"
 PIPELINE_CLASS = "TextToAudioPipeline"
 DURATION_RANGE = (1.0, 60.0)
-STEPS_RANGE = (1, 1000)
-GUIDANCE_RANGE = (0.0, 50.0)
 MAX_CANDIDATES = 16
 VOCODERS = ("neural", "griffin-lim")
 DEFAULTS: dict[str, Any] = {
@@ -240,14 +239,7 @@ class TextToAudioPipeline:
         vocoder: str,
     ) -> None:
         """1. One clear AvgenError for the first bad input."""
-        if not isinstance(prompt, str) or not prompt.strip():
-            raise AvgenError("the prompt is empty: describe the sound you want.")
-        lo, hi = STEPS_RANGE
-        if isinstance(num_inference_steps, bool) or not lo <= int(num_inference_steps) <= hi:
-            raise AvgenError(f"steps must be between {lo} and {hi}, got {num_inference_steps}.")
-        lo, hi = GUIDANCE_RANGE
-        if not lo <= float(guidance_scale) <= hi:
-            raise AvgenError(f"guidance must be between {lo:g} and {hi:g}, got {guidance_scale:g}.")
+        check_sampling(prompt, num_inference_steps, guidance_scale, "sound")
         lo, hi = DURATION_RANGE
         if not lo <= float(audio_length_in_s) <= hi:
             raise AvgenError(
