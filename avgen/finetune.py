@@ -81,8 +81,8 @@ def _check_signature(base: dict[str, Any], module: nn.Module, folder: Path) -> N
     trained_on = base.get("path") or "another model"
     if base.get("module_class") != found["module_class"]:
         raise AvgenError(
-            f"LoRA adapter {folder} was made for a {base.get('module_class')} "
-            f"({trained_on}), not this {found['module_class']}."
+            f"LoRA adapter {folder} was made for the {base.get('module_class')} of "
+            f"{trained_on}, not for this {found['module_class']}."
         )
     if base.get("architecture") != found["architecture"]:
         raise AvgenError(

@@ -143,6 +143,21 @@ def test_finetune_trains_only_lora_and_resumes(world: dict[str, Path], adapter: 
         main(common(world, adapter, "--base", str(world["base"]), "--rank", "4", "--steps", "5"))
 
 
+def test_prior_preservation_batches(world: dict[str, Path], tmp_path: Path) -> None:
+    prior = write_world_dataset(
+        "audio", 3, tmp_path / "prior", seed=0, duration_s=1.0, workers=1, quiet=True
+    )
+    out = tmp_path / "adapter"
+    extra = ["--rank", "2", "--steps", "1", "--prior-data", str(prior), "--prior-batch-size", "3"]
+    assert main(common(world, out, "--base", str(world["base"]), *extra)) == 0
+    rows = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    first = rows[0]
+    assert first["total"] == pytest.approx(first["data"] + first["prior"], abs=1e-4)
+    record = json.loads((out / ADAPTER_RECORD).read_text())
+    assert record["training"]["prior_clips"] == 3
+    assert "prior preservation" in (out / "MODEL_CARD.md").read_text()
+
+
 def test_adapter_changes_output_and_lint_reads_its_card(
     world: dict[str, Path], adapter: Path
 ) -> None:
@@ -286,5 +301,25 @@ def test_diffusers_unet(
     stranger = type(pipe.unet).from_config(pipe.unet.config)
     with pytest.raises(AvgenError, match="other base weights"):
         apply_lora(stranger, out)
-    with pytest.raises(AvgenError, match="made for a"):
+    with pytest.raises(AvgenError, match="made for the .*UNet2DConditionModel of"):
         apply_lora(AudioDenoiser.from_pretrained(world["base"] / "denoiser"), out)
+
+
+def test_shipped_ragas_adapter_loads_on_the_shipped_model(one_thread: None) -> None:
+    from avgen.pipelines.text_to_audio import default_audio_model_dir
+
+    folder = default_audio_model_dir().parent / "adapters" / "ragas"
+    assert all((folder / f).is_file() for f in ADAPTER_FILES)
+    assert (folder / ADAPTER_WEIGHTS).stat().st_size < 3_000_000
+    record = json.loads((folder / ADAPTER_RECORD).read_text())
+    assert record["base"]["kind"] == "avgen" and record["training"]["clips"] <= 200
+    assert record["training"]["rank"] == 8
+
+    def run(lora: Path | None) -> np.ndarray:
+        pipe = TextToAudioPipeline.from_pretrained(lora=lora)
+        gen = torch.Generator().manual_seed(0)
+        out = pipe("sitar raga Yaman", audio_length_in_s=1.0, num_inference_steps=2, generator=gen)
+        return out.audio
+
+    plain, tuned = run(None), run(folder)
+    assert np.isfinite(tuned).all() and not np.allclose(plain, tuned)

@@ -39,6 +39,7 @@ import shlex
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base", default=None, help="avgen model folder (default: the shipped one) "
                    "or a diffusers AudioLDM / AudioLDM 2 folder")  # fmt: skip
     p.add_argument("--out", required=True, type=Path, help="adapter folder to write")
+    p.add_argument("--prior-data", default=None, type=Path, help="optional folder of clips "
+                   "the base already knows: prior-preservation batches (DreamBooth)")  # fmt: skip
+    p.add_argument("--prior-weight", type=float, default=1.0, help="weight of the prior loss")
+    p.add_argument("--prior-batch-size", type=int, default=None, help="default: --batch-size")
     p.add_argument("--rank", type=int, default=8, help="LoRA rank r (default 8)")
     p.add_argument("--alpha", type=float, default=None, help="LoRA alpha (default: the rank)")
     p.add_argument("--dropout", type=float, default=0.0, help="LoRA dropout (default 0)")
@@ -164,7 +169,10 @@ class LoraTrainer(ComponentLoop):
         self.log = LossLog(self.out / "train_log.jsonl", enabled=self.main)
         self.quiet = args.quiet or not self.main
         self.started = time.time()
-        self.data = AudioData(args.data, args.seconds, self.acc, self.quiet)
+        self.data = _load_data(args.data, args.seconds, self.acc, self.quiet)
+        self.prior = None
+        if args.prior_data is not None:
+            self.prior = _load_data(args.prior_data, args.seconds, self.acc, self.quiet)
         base = args.base
         if base is None:
             from avgen.pipelines.text_to_audio import default_audio_model_dir
@@ -193,18 +201,43 @@ class LoraTrainer(ComponentLoop):
         for (idx,) in cycle(loader, getattr(getattr(loader, "sampler", None), "set_epoch", None)):
             yield idx.cpu()
 
+    # ------------------------------------------------------------------ data sets
+
+    def datasets(self) -> list[tuple[str, AudioData]]:
+        """("data", the fine-tuning clips) and, with --prior-data, ("prior", that folder)."""
+        return [("data", self.data)] + ([("prior", self.prior)] if self.prior else [])
+
+    def combine(self, losses: dict[str, Callable]) -> Callable:
+        """The data loss plus --prior-weight times the loss on a random batch of the prior
+        folder (DreamBooth's prior preservation, arXiv 2208.12242: it keeps the base model's
+        behaviour on what it already knew while the LoRA learns the new domain)."""
+        prior_batch = self.args.prior_batch_size or self.args.batch_size
+
+        def loss_fn(m: nn.Module, idx: torch.Tensor, gen: torch.Generator) -> dict:
+            out = {"data": losses["data"](m, idx, gen)}
+            total = out["data"]
+            if "prior" in losses:
+                pidx = torch.randint(self.prior.n, (prior_batch,), generator=gen)
+                out["prior"] = losses["prior"](m, pidx, gen)
+                total = total + self.args.prior_weight * out["prior"]
+            return {"total": total, **out} if "prior" in losses else {"total": total}
+
+        return loss_fn
+
     # ------------------------------------------------------------------ avgen base
 
-    def setup_avgen(self) -> tuple[nn.Module, Any, dict[str, Any], set[str]]:
+    def setup_avgen(self) -> tuple[nn.Module, Callable, dict[str, Any], set[str]]:
         """The shipped-style base: LoRA on AudioDenoiser, rectified flow on its VAE's latents."""
         from avgen.pipelines.text_to_audio import PIPELINE_CLASS, TextToAudioPipeline
         from avgen.prompts import read_model_vocabulary
 
         pipe = TextToAudioPipeline.from_pretrained(self.args.base)
         vae, denoiser = pipe.vae, pipe.denoiser
-        lat, lat_frames = self.avgen_latents(vae, pipe.front_end)
-        cache = text_cache(self.data, self.out, self.acc, self.quiet)
-        data = self.data
+        losses = {}
+        for name, ds in self.datasets():
+            lat, frames = self.avgen_latents(vae, pipe.front_end, ds)
+            cache = text_cache(ds, self.out, self.acc, self.quiet)
+            losses[name] = self.avgen_loss(ds, lat, frames, cache)
         base = {
             "kind": "avgen",
             "pipeline_class": PIPELINE_CLASS,
@@ -217,8 +250,14 @@ class LoraTrainer(ComponentLoop):
             vocab = read_model_vocabulary(self.base_dir)
         except AvgenError:
             vocab = set()
+        return denoiser, self.combine(losses), base, vocab
 
-        def loss_fn(m: nn.Module, idx: torch.Tensor, gen: torch.Generator) -> dict:
+    def avgen_loss(
+        self, data: AudioData, lat: torch.Tensor, lat_frames: torch.Tensor, cache: dict
+    ) -> Callable:
+        """``avgen.train.audio``'s denoiser loss on one data set's cached latents and text."""
+
+        def loss(m: nn.Module, idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
             dev = self.acc.device
             b = len(idx)
             x0 = lat[idx].to(dev)  # (B, C, 16, T')
@@ -238,18 +277,20 @@ class LoraTrainer(ComponentLoop):
                 cond["frame_mask"] = fm
                 mask = fm[:, None, None, :].to(dev)  # (B, 1, 1, T')
             cond = {k: v.to(dev) for k, v in cond.items()}
-            return {"total": flow_matching_loss(m, x0, cond, generator=None, mask=mask)}
+            return flow_matching_loss(m, x0, cond, generator=None, mask=mask)
 
-        return denoiser, loss_fn, base, vocab
+        return loss
 
     @torch.no_grad()
-    def avgen_latents(self, vae: nn.Module, fe: MelFrontEnd) -> tuple[torch.Tensor, torch.Tensor]:
+    def avgen_latents(
+        self, vae: nn.Module, fe: MelFrontEnd, data: AudioData
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Scaled VAE posterior means of every window (N, C, 16, T') and real frames (N,)."""
         weights = hashlib.sha256(
             json.dumps(vae.config, sort_keys=True).encode()
             + b"".join(p.detach().cpu().float().numpy().tobytes() for p in vae.parameters())
         ).hexdigest()[:16]
-        key = _data_key(self.args.data, self.data.n, self.args.seconds, weights)
+        key = _data_key(data.folder, data.n, self.args.seconds, weights)
         path = self.out / "cache" / f"latents_{key}.safetensors"
         with self.acc.main_process_first():
             if not path.is_file():
@@ -257,18 +298,17 @@ class LoraTrainer(ComponentLoop):
 
                 vae.eval()
                 chunks = []
-                for s in tqdm(range(0, self.data.n, 32), desc="latents", disable=self.quiet):
-                    wave, _ = self.data.waves(torch.arange(s, min(s + 32, self.data.n)))
+                for s in tqdm(range(0, data.n, 32), desc="latents", disable=self.quiet):
+                    wave, _ = data.waves(torch.arange(s, min(s + 32, data.n)))
                     chunks.append(vae.to_diffusion(fe(wave)))
-                hop = fe.hop
-                frames = (self.data.length // hop + 3) // 4
+                frames = (data.length // fe.hop + 3) // 4
                 _save(path, {"latents": torch.cat(chunks).contiguous(), "frames": frames})
         stored = load_file(str(path))
         return stored["latents"], stored["frames"]
 
     # ------------------------------------------------------------------ diffusers base
 
-    def setup_diffusers(self) -> tuple[nn.Module, Any, dict[str, Any], set[str]]:
+    def setup_diffusers(self) -> tuple[nn.Module, Callable, dict[str, Any], set[str]]:
         """AudioLDM / AudioLDM 2: LoRA on the UNet; epsilon / v / sample from the scheduler."""
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         import diffusers
@@ -309,25 +349,42 @@ class LoraTrainer(ComponentLoop):
                 f"{cls_name} in {self.base_dir} runs at {sr} Hz; avgen fine-tunes 16 kHz models."
             )
         fe = MelFrontEnd(sample_rate=sr, hop=hop, n_mels=int(n_mels)).to(dev)
-        lat, lat_frames = self.diffusers_latents(pipe, fe)
-        text, null = self.diffusers_text(pipe, cls_name)
         sched = diffusers.DDPMScheduler.from_config(pipe.scheduler.config)
-        prediction = sched.config.prediction_type
-        if prediction not in ("epsilon", "v_prediction", "sample"):
-            raise AvgenError(f"scheduler prediction_type {prediction!r} is not supported.")
-        n_train = int(sched.config.num_train_timesteps)
-        unet = pipe.unet
-        data = self.data
+        if sched.config.prediction_type not in ("epsilon", "v_prediction", "sample"):
+            raise AvgenError(
+                f"scheduler prediction_type {sched.config.prediction_type!r} is not supported."
+            )
+        losses = {}
+        for name, ds in self.datasets():
+            lat, frames = self.diffusers_latents(pipe, fe, ds)
+            text, null = self.diffusers_text(pipe, cls_name, ds)
+            losses[name] = self.diffusers_loss(ds, lat, frames, text, null, sched, cls_name)
         base = {
             "kind": "diffusers",
             "pipeline_class": cls_name,
             "component": "unet",
             "path": self.base_label,
-            "prediction_type": prediction,
-            **base_signature(unet),
+            "prediction_type": sched.config.prediction_type,
+            **base_signature(pipe.unet),
         }
+        return pipe.unet, self.combine(losses), base, set()
 
-        def loss_fn(m: nn.Module, idx: torch.Tensor, gen: torch.Generator) -> dict:
+    def diffusers_loss(
+        self,
+        data: AudioData,
+        lat: torch.Tensor,
+        lat_frames: torch.Tensor,
+        text: dict[str, torch.Tensor],
+        null: dict[str, torch.Tensor],
+        sched: Any,
+        cls_name: str,
+    ) -> Callable:
+        """DDPM noising of cached latents; MSE to noise / velocity / sample on real frames."""
+        dev = self.acc.device
+        prediction = sched.config.prediction_type
+        n_train = int(sched.config.num_train_timesteps)
+
+        def loss(m: nn.Module, idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
             b = len(idx)
             x0 = lat[idx].to(dev)  # (B, C, T', F')
             noise = torch.randn(x0.shape, generator=gen).to(dev)
@@ -358,41 +415,45 @@ class LoraTrainer(ComponentLoop):
             err = (pred.float() - target.float()).pow(2)  # (B, C, T', F')
             keep = (torch.arange(x0.shape[2])[None] < lat_frames[idx][:, None]).to(dev)
             keep = keep[:, None, :, None].to(err.dtype)  # (B, 1, T', 1)
-            loss = (err * keep).sum() / (keep.sum() * err.shape[1] * err.shape[3]).clamp_min(1)
-            return {"total": loss}
+            return (err * keep).sum() / (keep.sum() * err.shape[1] * err.shape[3]).clamp_min(1)
 
-        return unet, loss_fn, base, set()
+        return loss
 
     @torch.no_grad()
-    def diffusers_latents(self, pipe: Any, fe: MelFrontEnd) -> tuple[torch.Tensor, torch.Tensor]:
+    def diffusers_latents(
+        self, pipe: Any, fe: MelFrontEnd, data: AudioData
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """VAE means (N, C, T', F') of time-major natural-log mels, and real latent frames."""
         vae = pipe.vae
         factor = 2 ** (len(vae.config.block_out_channels) - 1)
         scale = float(vae.config.scaling_factor)
-        sig = base_signature(vae)["architecture"] + repr(base_signature(vae)["probe"][:16])
-        key = _data_key(self.args.data, self.data.n, self.args.seconds, fe.hop, fe.n_mels, sig)
+        sig = base_signature(vae)
+        key = _data_key(
+            data.folder, data.n, self.args.seconds, fe.hop, fe.n_mels, sig["architecture"],
+            sig["probe"][:16],
+        )  # fmt: skip
         path = self.out / "cache" / f"latents_diffusers_{key}.safetensors"
         with self.acc.main_process_first():
             if not path.is_file():
                 chunks = []
-                for s in range(0, self.data.n, 8):
-                    wave, _ = self.data.waves(torch.arange(s, min(s + 8, self.data.n)))
+                for s in range(0, data.n, 8):
+                    wave, _ = data.waves(torch.arange(s, min(s + 8, data.n)))
                     mel = denormalize(fe(wave.to(fe.fb.device)))  # (B, 1, n_mels, T) ln |mel|
                     frames = mel.shape[-1] // factor * factor
                     mel = mel[..., :frames].transpose(2, 3)  # (B, 1, T, n_mels) as AudioLDM
                     dist = vae.encode(mel.to(vae.dtype)).latent_dist
                     chunks.append((dist.mean * scale).float().cpu())
-                real = (self.data.length // fe.hop + factor - 1) // factor
+                real = (data.length // fe.hop + factor - 1) // factor
                 _save(path, {"latents": torch.cat(chunks).contiguous(), "frames": real})
         stored = load_file(str(path))
         return stored["latents"], stored["frames"]
 
     @torch.no_grad()
     def diffusers_text(
-        self, pipe: Any, cls_name: str
+        self, pipe: Any, cls_name: str, data: AudioData
     ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """Every distinct caption through the pipeline's own encoders, and the empty prompt."""
-        captions = self.data.unique_captions + [""]
+        captions = data.unique_captions + [""]
         dev = self.acc.device
         if cls_name == "AudioLDMPipeline":
             rows = [
@@ -475,7 +536,7 @@ class LoraTrainer(ComponentLoop):
         }
         stored = self.check_resume(run)
         prepared_s = time.time() - self.started
-        vocab = sorted(vocab | set(caption_vocabulary(self.data.unique_captions)))
+        vocab = sorted(_phrases(vocab) | set(caption_vocabulary(self.data.unique_captions)))
         info = {
             "base": base,
             "base_parameters": base_params,
@@ -539,6 +600,10 @@ class LoraTrainer(ComponentLoop):
             "clips": self.data.n,
             "captions": len(self.data.unique_captions),
             "window_s": args.seconds,
+            "prior_data": None if self.prior is None else str(args.prior_data),
+            "prior_clips": 0 if self.prior is None else self.prior.n,
+            "prior_weight": args.prior_weight if self.prior is not None else None,
+            "prior_batch_size": (args.prior_batch_size or args.batch_size) if self.prior else None,
             "steps": step,
             "steps_asked": args.steps,
             "batch_size": args.batch_size,
@@ -580,6 +645,14 @@ class LoraTrainer(ComponentLoop):
             f"- command: `{tr['command']}`",
             f"- data: `{tr['data']}`: {tr['clips']} clips, {tr['captions']} distinct captions, "
             f"{tr['window_s']:g} s windows",
+        ]
+        if tr["prior_data"]:
+            lines.append(
+                f"- prior preservation (DreamBooth, arXiv 2208.12242): `{tr['prior_data']}`, "
+                f"{tr['prior_clips']} clips the base already knows; every step adds "
+                f"{tr['prior_weight']:g} x the loss on {tr['prior_batch_size']} of them"
+            )
+        lines += [
             f"- steps: {tr['steps']} of {tr['steps_asked']}, batch {tr['batch_size']} x "
             f"{tr['processes']} process(es), AdamW lr {tr['lr']:g} (linear warm-up), "
             f"EMA {'on' if tr['ema'] else 'off'}, seed {tr['seed']}",
@@ -588,15 +661,29 @@ class LoraTrainer(ComponentLoop):
             f"- hardware: {tr['hardware']}",
             f"- last logged loss: {tr['last_loss']}",
             "",
-            "## Vocabulary",
+            "The vocabulary below (read by `avgen prompt lint --model THIS_FOLDER`) is the base "
+            "card's list plus the avgen.vocab phrases of the fine-tuning captions.",
             "",
-            "Words and phrases of avgen.vocab that the base model's card lists or the "
-            "fine-tuning captions contain (the prompt linter reads this list):",
+            "## Vocabulary",
             "",
             ", ".join(info["vocab"]),
             "",
         ]
         return "\n".join(lines)
+
+
+def _phrases(vocab: set[str]) -> set[str]:
+    """A base card's vocabulary without prose (no entry longer than the parser's phrases)."""
+    from avgen.prompts import LEXICON
+
+    longest = max(len(p) for p in LEXICON)
+    return {w for w in vocab if 0 < len(w.split()) <= longest}
+
+
+def _load_data(folder: Path, seconds: float, accelerator: Any, quiet: bool) -> AudioData:
+    data = AudioData(folder, seconds, accelerator, quiet)
+    data.folder = folder  # the cache keys name it
+    return data
 
 
 def _last_loss(path: Path) -> float | None:
@@ -636,6 +723,11 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = argv
     if not (args.data / "metadata.jsonl").is_file():
         raise AvgenError(f"{args.data} has no metadata.jsonl; give a folder in the world layout.")
+    if args.prior_data is not None and not (args.prior_data / "metadata.jsonl").is_file():
+        raise AvgenError(f"--prior-data {args.prior_data} has no metadata.jsonl.")
+    small_prior = args.prior_batch_size is not None and args.prior_batch_size < 1
+    if not args.prior_weight >= 0 or small_prior:
+        raise AvgenError("--prior-weight must be >= 0 and --prior-batch-size at least 1.")
     if not 1 <= args.rank <= 256:
         raise AvgenError(f"--rank must be from 1 to 256, got {args.rank}.")
     if args.alpha is not None and not args.alpha > 0:
