@@ -277,6 +277,37 @@ def gather_text(cache: dict[str, torch.Tensor], ids: torch.Tensor) -> dict[str, 
     }
 
 
+def denoiser_loss(
+    data: Any, lat: torch.Tensor, lat_frames: torch.Tensor, cache: dict, device: Any
+) -> Any:
+    """The denoiser's rectified-flow loss on cached latents (N, C, 16, T') and text: text
+    dropped to the null condition with COND_DROPOUT, tempo with TEMPO_DROPOUT, padded latent
+    frames masked out. Returns ``loss(model, idx, generator) -> scalar``."""
+
+    def loss(m: torch.nn.Module, idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        b = len(idx)
+        x0 = lat[idx].to(device)  # (B, C, 16, T')
+        cond = gather_text(cache, data.random_captions(idx, gen))
+        drop = torch.rand(b, generator=gen) < COND_DROPOUT  # -> the null condition
+        cond["tokens"][drop] = 0.0
+        cond["mask"][drop] = False
+        cond["pooled"][drop] = 0.0
+        tempo = data.tempo[idx].clone()
+        tempo[torch.rand(b, generator=gen) < TEMPO_DROPOUT] = math.nan
+        cond["tempo"] = tempo
+        cond["seconds"] = data.seconds[idx].clone()
+        frames = lat_frames[idx]
+        mask = None
+        if bool((frames < x0.shape[-1]).any()):
+            fm = torch.arange(x0.shape[-1])[None] < frames[:, None]  # (B, T')
+            cond["frame_mask"] = fm
+            mask = fm[:, None, None, :].to(device)  # (B, 1, 1, T')
+        cond = {k: v.to(device) for k, v in cond.items()}
+        return flow_matching_loss(m, x0, cond, generator=None, mask=mask)
+
+    return loss
+
+
 # ----------------------------------------------------------------------------- loop
 
 
@@ -439,28 +470,10 @@ class Trainer(ComponentLoop):
         model = AudioDenoiser(**cfg)
         data = self.data
 
+        loss = denoiser_loss(data, lat, lat_frames, cache, self.acc.device)
+
         def loss_fn(m: torch.nn.Module, idx: torch.Tensor, gen: torch.Generator) -> dict:
-            dev = self.acc.device
-            b = len(idx)
-            x0 = lat[idx].to(dev)  # (B, C, 16, T')
-            cond = gather_text(cache, data.random_captions(idx, gen))
-            drop = torch.rand(b, generator=gen) < COND_DROPOUT  # -> the null condition
-            cond["tokens"][drop] = 0.0
-            cond["mask"][drop] = False
-            cond["pooled"][drop] = 0.0
-            tempo = data.tempo[idx].clone()
-            tempo[torch.rand(b, generator=gen) < TEMPO_DROPOUT] = math.nan
-            cond["tempo"] = tempo
-            cond["seconds"] = data.seconds[idx].clone()
-            frames = lat_frames[idx]
-            mask = None
-            if bool((frames < x0.shape[-1]).any()):
-                fm = torch.arange(x0.shape[-1])[None] < frames[:, None]  # (B, T')
-                cond["frame_mask"] = fm
-                mask = fm[:, None, None, :].to(dev)  # (B, 1, 1, T')
-            cond = {k: v.to(dev) for k, v in cond.items()}
-            loss = flow_matching_loss(m, x0, cond, generator=None, mask=mask)
-            return {"total": loss}
+            return {"total": loss(m, idx, gen)}
 
         model, averager, step = self.run_loop("denoiser", model, loss_fn, ema=True)
         if averager is not None:

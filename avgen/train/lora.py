@@ -49,7 +49,6 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from avgen.audio.mel import MelFrontEnd, denormalize
-from avgen.diffusion.flow import flow_matching_loss
 from avgen.errors import AvgenError
 from avgen.finetune import (
     ADAPTER_FILES,
@@ -61,10 +60,9 @@ from avgen.finetune import (
 )
 from avgen.train.audio import (
     COND_DROPOUT,
-    TEMPO_DROPOUT,
     AudioData,
     caption_vocabulary,
-    gather_text,
+    denoiser_loss,
     text_cache,
 )
 from avgen.train.common import STOP, Checkpointer, ComponentLoop, LossLog, cycle, request_stop
@@ -257,29 +255,7 @@ class LoraTrainer(ComponentLoop):
     ) -> Callable:
         """``avgen.train.audio``'s denoiser loss on one data set's cached latents and text."""
 
-        def loss(m: nn.Module, idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-            dev = self.acc.device
-            b = len(idx)
-            x0 = lat[idx].to(dev)  # (B, C, 16, T')
-            cond = gather_text(cache, data.random_captions(idx, gen))
-            drop = torch.rand(b, generator=gen) < COND_DROPOUT  # -> the null condition
-            cond["tokens"][drop] = 0.0
-            cond["mask"][drop] = False
-            cond["pooled"][drop] = 0.0
-            tempo = data.tempo[idx].clone()
-            tempo[torch.rand(b, generator=gen) < TEMPO_DROPOUT] = math.nan
-            cond["tempo"] = tempo
-            cond["seconds"] = data.seconds[idx].clone()
-            frames = lat_frames[idx]
-            mask = None
-            if bool((frames < x0.shape[-1]).any()):
-                fm = torch.arange(x0.shape[-1])[None] < frames[:, None]  # (B, T')
-                cond["frame_mask"] = fm
-                mask = fm[:, None, None, :].to(dev)  # (B, 1, 1, T')
-            cond = {k: v.to(dev) for k, v in cond.items()}
-            return flow_matching_loss(m, x0, cond, generator=None, mask=mask)
-
-        return loss
+        return denoiser_loss(data, lat, lat_frames, cache, self.acc.device)
 
     @torch.no_grad()
     def avgen_latents(
