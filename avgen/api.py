@@ -207,6 +207,26 @@ def _diffusers_adapter(kind: str) -> Any:
     return DiffusersVideoPipeline
 
 
+def _run_with_progress(
+    pipe: Any, total: int, *, desc: str, quiet: bool, device: str, dtype: str, **call: Any
+) -> Any:
+    """Call ``pipe(**call)`` with a tqdm bar fed by its step callback; under autocast for
+    fp16/bf16 unless the pipeline loaded its weights in that dtype (diffusers folders)."""
+    import torch
+    from tqdm import tqdm
+
+    amp = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(dtype)
+    if getattr(pipe, "loads_dtype", False):
+        amp = None
+    with tqdm(total=total, desc=desc, unit="step", disable=quiet, leave=False) as bar:
+
+        def tick(i: int, n: int) -> None:
+            bar.update(i - bar.n)
+
+        with torch.autocast(torch.device(device).type, dtype=amp, enabled=amp is not None):
+            return pipe(callback=tick, **call)
+
+
 def _is_avgen_export(folder: Path) -> bool:
     """True for a diffusers-layout folder that `avgen export audio` wrote (AvgenAudioPipeline)."""
     from avgen.pipelines.diffusers_common import is_diffusers_folder, read_model_index
@@ -319,7 +339,6 @@ def text_to_audio(
     ``super_resolution=cutoff_hz`` keeps its band below the cut-off and generates the band above.
     """
     import torch
-    from tqdm import tqdm
 
     from avgen.media import write_audio, write_spectrogram_png
     from avgen.prompts import parse_prompt as _parse
@@ -390,35 +409,30 @@ def text_to_audio(
     guidance = float(pipe.config["guidance_scale"] if guidance_scale is None else guidance_scale)
     vocoder = vocoder or str(pipe.config["vocoder"])
     pipe.check_inputs(prompt, steps, guidance, duration, candidates, vocoder)
-    amp = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(dtype)
-    if getattr(pipe, "loads_dtype", False):  # a diffusers folder: loaded in dtype, no autocast
-        amp = None
     parsed = _parse(prompt).to_dict()
     written: list[Path] = []
     for j, path in enumerate(output_paths(output, 1, batch)[0]):
         generator = torch.Generator().manual_seed(seed + j)
-        total = steps * len(pipe.window_plan(duration))
-        with tqdm(total=total, desc="audio", unit="step", disable=quiet, leave=False) as bar:
-
-            def tick(i: int, n: int, bar: Any = bar) -> None:
-                bar.update(i - bar.n)
-
-            with torch.autocast(torch.device(device).type, dtype=amp, enabled=amp is not None):
-                result = pipe(
-                    prompt,
-                    negative_prompt=negative_prompt,
-                    num_inference_steps=steps,
-                    guidance_scale=guidance,
-                    audio_length_in_s=duration,
-                    generator=generator,
-                    num_candidates=candidates,
-                    vocoder=vocoder,
-                    callback=tick,
-                    init_audio=init_wave,
-                    strength=float(strength),
-                    inpaint=inpaint,
-                    super_resolution=super_resolution,
-                )
+        result = _run_with_progress(
+            pipe,
+            steps * len(pipe.window_plan(duration)),
+            desc="audio",
+            quiet=quiet,
+            device=device,
+            dtype=dtype,
+            prompt=prompt,
+            negative_prompt=negative_prompt,
+            num_inference_steps=steps,
+            guidance_scale=guidance,
+            audio_length_in_s=duration,
+            generator=generator,
+            num_candidates=candidates,
+            vocoder=vocoder,
+            init_audio=init_wave,
+            strength=float(strength),
+            inpaint=inpaint,
+            super_resolution=super_resolution,
+        )
         write_audio(path, result.audio, result.sample_rate)
         if preview:
             write_spectrogram_png(
@@ -508,7 +522,6 @@ def text_to_video(
     contact sheet ``<output>.png``.
     """
     import torch
-    from tqdm import tqdm
 
     from avgen.media import upscale_frames, write_contact_sheet, write_gif, write_mp4
     from avgen.prompts import parse_prompt as _parse
@@ -569,34 +582,29 @@ def text_to_video(
         from avgen.pipelines.text_to_video import load_image
 
         image = load_image(init_image, width, height)
-    amp = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(dtype)
-    if getattr(pipe, "loads_dtype", False):  # a diffusers folder: loaded in dtype, no autocast
-        amp = None
     parsed = _parse(prompt).to_dict()
     written: list[Path] = []
     for j, path in enumerate(output_paths(output, 1, batch)[0]):
         generator = torch.Generator().manual_seed(seed + j)
-        total = steps * len(pipe.window_plan(num_frames, has_context=source is not None))
-        with tqdm(total=total, desc="video", unit="step", disable=quiet, leave=False) as bar:
-
-            def tick(i: int, n: int, bar: Any = bar) -> None:
-                bar.update(i - bar.n)
-
-            with torch.autocast(torch.device(device).type, dtype=amp, enabled=amp is not None):
-                result = pipe(
-                    prompt,
-                    negative_prompt=negative_prompt,
-                    num_inference_steps=steps,
-                    guidance_scale=guidance,
-                    num_frames=num_frames,
-                    width=width,
-                    height=height,
-                    fps=fps,
-                    generator=generator,
-                    init_image=image,
-                    extend_video=source,
-                    callback=tick,
-                )
+        result = _run_with_progress(
+            pipe,
+            steps * len(pipe.window_plan(num_frames, has_context=source is not None)),
+            desc="video",
+            quiet=quiet,
+            device=device,
+            dtype=dtype,
+            prompt=prompt,
+            negative_prompt=negative_prompt,
+            num_inference_steps=steps,
+            guidance_scale=guidance,
+            num_frames=num_frames,
+            width=width,
+            height=height,
+            fps=fps,
+            generator=generator,
+            init_image=image,
+            extend_video=source,
+        )
         frames = upscale_frames(result.frames, upscale) if upscale else result.frames
         write_mp4(path, frames, fps)
         if preview:
