@@ -24,8 +24,8 @@ demo: install
 	$(BIN)/avgen demo -o out/demo.mp4
 
 test: install
-	$(BIN)/ruff check avgen tests benchmarks
-	$(BIN)/ruff format --check avgen tests benchmarks
+	$(BIN)/ruff check avgen tests benchmarks tools
+	$(BIN)/ruff format --check avgen tests benchmarks tools
 	$(BIN)/python -m pytest
 
 clean:

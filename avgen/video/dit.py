@@ -341,15 +341,14 @@ def random_known_condition(
     pass ``mask=1 - known_mask`` to ``flow_matching_loss`` so revealed frames are not scored.
     """
     b, _, f = x0.shape[:3]
-    u = torch.rand(b, generator=generator).tolist()
-    lengths = torch.randint(1, max(2, max_context + 1), (b,), generator=generator).tolist()
-    mask = torch.zeros(b, 1, *x0.shape[2:], dtype=x0.dtype, device=x0.device)
-    for i in range(b):
-        if u[i] < p_image:
-            n = 1
-        elif u[i] < p_image + p_extend:
-            n = min(lengths[i], f - 1)
-        else:
-            n = 0
-        mask[i, :, :n] = 1.0
+    u = torch.rand(b, generator=generator)
+    lengths = torch.randint(1, max(2, max_context + 1), (b,), generator=generator)
+    n = torch.where(
+        u < p_image,
+        torch.ones_like(lengths),
+        torch.where(u < p_image + p_extend, lengths.clamp(max=f - 1), torch.zeros_like(lengths)),
+    ).to(x0.device)  # (B,) revealed latent frames; vectorised, so it runs on any device
+    frame = torch.arange(f, device=x0.device)
+    mask = (frame[None, :] < n[:, None]).to(x0.dtype)  # (B, F')
+    mask = mask[:, None, :, None, None].expand(b, 1, *x0.shape[2:]).contiguous()
     return {"known": x0 * mask, "known_mask": mask}
