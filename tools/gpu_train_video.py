@@ -8,7 +8,8 @@ training runs instead of shipping it there:
    ``write_world_dataset("video", N, seed=0, duration_s=2.0)``: clip i has render seed
    ``clip_seed(0, i)``, held-out combinations excluded), retimed and padded to ``--num-frames``
    like ``avgen.worlds.loader``; encodes them with the shipped video VAE and every caption with
-   MiniLM on the GPU (a packed copy: ``--minilm``, see ``pack_minilm``); caches all of it.
+   MiniLM on the GPU (the package's, or a packed copy: ``pack --minilm DIR`` keeps only the
+   token rows the captions use, half the upload); caches all of it.
 2. ``train``: one DiT per ``--models`` entry, one process each, side by side on the GPU, with
    the CPU trainer's objective (``avgen.train.video``): rectified flow with logit-normal t,
    10 % condition dropout to the null text, random known-frame conditioning (not scored), the
@@ -73,6 +74,30 @@ def pack_minilm(dest: Path, keep_ids: list[int]) -> None:
     for f in ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
         shutil.copy(src / f, dest / f)
     shutil.copy(src / "vocab.txt", dest / "vocab.txt")
+
+
+def caption_token_ids(clips: int) -> list[int]:
+    """Token ids of every caption of the first ``clips`` seed-0 clips and of every word in the
+    caption and vocabulary sources (captions need only the sampled spec, not a render)."""
+    from avgen.text import TextEncoder
+    from avgen.vocab import WORLD_VERSION
+    from avgen.worlds.motion import make_captions, sample_motion_spec
+
+    tokenizer = TextEncoder.from_default().tokenizer
+    ids = set(tokenizer.all_special_ids)
+    captions = []
+    for i in range(clips):
+        spec = sample_motion_spec(
+            clip_seed(0, i), size=64, fps=8, duration_s=2.0, heldout="exclude"
+        )
+        rng = np.random.default_rng(np.random.SeedSequence([WORLD_VERSION, 8, int(spec.seed)]))
+        captions += make_captions(spec, 2.0, rng)
+    for f in ("avgen/worlds/motion.py", "avgen/vocab.py", "avgen/worlds/scenes.py"):
+        captions += (ROOT / f).read_text().split()
+    for s in range(0, len(captions), 2000):
+        for row in tokenizer(captions[s : s + 2000])["input_ids"]:
+            ids.update(row)
+    return sorted(ids)
 
 
 def unpack_minilm(packed_dir: Path, dest: Path) -> tuple[Path, set[int]]:
@@ -160,12 +185,17 @@ def prepare(args: argparse.Namespace) -> Path:
     shape = list(latents.shape)
     log(out, "prepare", stage="latents", shape=shape, seconds=round(time.time() - t0, 1))
 
-    folder, kept = unpack_minilm(args.minilm, work / "minilm")
-    enc = TextEncoder(folder, device=dev)
+    if args.minilm is not None:  # a packed copy (pack_minilm), for machines without the package
+        folder, kept = unpack_minilm(args.minilm, work / "minilm")
+        enc = TextEncoder(folder, device=dev)
+    else:
+        enc, kept = TextEncoder.from_default(device=dev), None
     unique = sorted({c for caps in captions for c in caps})
     index = {c: j for j, c in enumerate(unique)}
     unknown = sum(
-        1 for ids in enc.tokenizer(unique)["input_ids"] if any(i not in kept for i in ids)
+        1
+        for ids in enc.tokenizer(unique)["input_ids"]
+        if kept is not None and any(i not in kept for i in ids)
     )
     tokens = torch.zeros(len(unique), 64, enc.dim, dtype=torch.float16)
     mask = torch.zeros(len(unique), 64, dtype=torch.bool)
@@ -355,7 +385,7 @@ def unpack(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    p.add_argument("stage", choices=("run", "prepare", "train", "unpack"))
+    p.add_argument("stage", choices=("pack", "run", "prepare", "train", "unpack"))
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--work", type=Path, default=Path("/tmp/avgen_gpu"))
     p.add_argument("--models", default="s=128x4x2@avgen/models/video/dit")
@@ -373,12 +403,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fps", type=int, default=8)
     p.add_argument("--num-frames", type=int, default=17)
     p.add_argument("--vae", default=str(ROOT / "avgen/models/video/vae"))
-    p.add_argument("--minilm", type=Path, default=ROOT / ".dev/minilm")
+    p.add_argument(
+        "--minilm", type=Path, default=None, help="packed MiniLM folder (default: the package)"
+    )
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--name", default="s", help="unpack: which model")
     p.add_argument("--dest", type=Path, default=None, help="unpack: output folder")
     args = p.parse_args(argv)
+    if args.stage == "pack":  # write --minilm for the first --clips clips' captions
+        pack_minilm(args.minilm or args.out, caption_token_ids(args.clips))
+        return 0
     args.out.mkdir(parents=True, exist_ok=True)
     if args.stage == "unpack":
         unpack(args)
