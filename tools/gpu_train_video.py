@@ -155,6 +155,7 @@ def prepare(args: argparse.Namespace) -> Path:
     from multiprocessing import get_context
 
     from avgen.text import TextEncoder
+    from avgen.train.common import encode_captions
     from avgen.video.vae import VideoVAE
 
     out, work = args.out, args.work
@@ -197,29 +198,11 @@ def prepare(args: argparse.Namespace) -> Path:
         for ids in enc.tokenizer(unique)["input_ids"]
         if kept is not None and any(i not in kept for i in ids)
     )
-    tokens = torch.zeros(len(unique), 64, enc.dim, dtype=torch.float16)
-    mask = torch.zeros(len(unique), 64, dtype=torch.bool)
-    pooled = torch.zeros(len(unique), enc.dim)
-    for s in range(0, len(unique), 512):
-        e = enc.encode(unique[s : s + 512], max_length=64)
-        n = e["tokens"].shape[1]
-        tokens[s : s + 512, :n] = e["tokens"].half().cpu()
-        mask[s : s + 512, :n] = e["mask"].cpu()
-        pooled[s : s + 512] = e["pooled"].float().cpu()
-        enc._cache.clear()
-    length = max(1, int(mask.sum(1).max()))
+    encoded = encode_captions(enc, unique, batch=512)
     ids = torch.tensor([[index[c] for c in caps] for caps in captions])  # (N, 4)
     path = work / "cache.safetensors"
-    save_file(
-        {
-            "latents": latents.contiguous(),
-            "tokens": tokens[:, :length].contiguous(),
-            "mask": mask[:, :length].contiguous(),
-            "pooled": pooled,
-            "caption_ids": ids,
-        },
-        str(path),
-    )
+    save_file({"latents": latents.contiguous(), **encoded, "caption_ids": ids}, str(path))
+    length = encoded["tokens"].shape[1]
     log(
         out,
         "prepare",

@@ -46,7 +46,9 @@ from avgen.train.common import (
     ComponentLoop,
     LossLog,
     cycle,
+    gather_text,
     request_stop,
+    text_cache,
 )
 
 COMPONENTS = ("vae", "vocoder", "clap", "denoiser")
@@ -62,7 +64,6 @@ TINY_CONFIG: dict[str, dict[str, Any]] = {
 CROP_SECONDS = 1.0
 COND_DROPOUT = 0.1
 TEMPO_DROPOUT = 0.3
-MAX_TEXT_TOKENS = 64
 
 
 # ----------------------------------------------------------------------------- options
@@ -229,52 +230,6 @@ def random_crops(
                 break
         out[b, : piece.shape[0]] = piece
     return out
-
-
-def text_cache(data: AudioData, out: Path, accelerator: Any, quiet: bool) -> dict[str, Any]:
-    """Encode every distinct caption once with the frozen MiniLM; cached in OUT/cache."""
-    key = hashlib.sha256("\n".join(data.unique_captions).encode()).hexdigest()[:16]
-    path = out / "cache" / f"text_{key}.safetensors"
-    with accelerator.main_process_first():
-        if not path.is_file():
-            from tqdm import tqdm
-
-            from avgen.text import TextEncoder
-
-            enc = TextEncoder.from_default()
-            caps = data.unique_captions
-            toks, masks, pooled = [], [], []
-            bar = tqdm(range(0, len(caps), 64), desc="text cache", disable=quiet)
-            for s in bar:
-                e = enc.encode(caps[s : s + 64], max_length=MAX_TEXT_TOKENS)
-                toks.append(e["tokens"])
-                masks.append(e["mask"])
-                pooled.append(e["pooled"])
-            length = max(t.shape[1] for t in toks)
-            tokens = torch.zeros(len(caps), length, enc.dim, dtype=torch.float16)
-            mask = torch.zeros(len(caps), length, dtype=torch.bool)
-            row = 0
-            for t, m in zip(toks, masks):
-                tokens[row : row + t.shape[0], : t.shape[1]] = t.half()
-                mask[row : row + t.shape[0], : t.shape[1]] = m
-                row += t.shape[0]
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            save_file(
-                {"tokens": tokens, "mask": mask, "pooled": torch.cat(pooled).float()}, str(tmp)
-            )
-            os.replace(tmp, path)
-    return load_file(str(path))
-
-
-def gather_text(cache: dict[str, torch.Tensor], ids: torch.Tensor) -> dict[str, torch.Tensor]:
-    mask = cache["mask"][ids]  # (B, Lmax)
-    length = max(1, int(mask.sum(1).max()))
-    return {
-        "tokens": cache["tokens"][ids, :length].float(),  # (B, L, D)
-        "mask": mask[:, :length],
-        "pooled": cache["pooled"][ids].float(),  # (B, D)
-    }
 
 
 def denoiser_loss(

@@ -13,6 +13,7 @@ several): only the main process writes checkpoints, logs and progress bars.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -25,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm import tqdm
 
@@ -340,3 +342,62 @@ class ComponentLoop:
             and int(done.get("step", 0)) >= self.steps[name]
             and (self.out / name / "config.json").is_file()
         )
+
+
+# ----------------------------------------------------------------------------- captions
+
+MAX_TEXT_TOKENS = 64
+
+
+def encode_captions(
+    encoder: Any, captions: list[str], *, batch: int = 64, quiet: bool = True
+) -> dict[str, torch.Tensor]:
+    """Encode captions with a frozen ``avgen.text.TextEncoder``: tokens (N, L, D) fp16 padded to
+    the longest caption, mask (N, L) bool, pooled (N, D) fp32, all on the CPU."""
+    toks, masks, pooled = [], [], []
+    for s in tqdm(range(0, len(captions), batch), desc="text cache", disable=quiet):
+        e = encoder.encode(captions[s : s + batch], max_length=MAX_TEXT_TOKENS)
+        toks.append(e["tokens"].cpu())
+        masks.append(e["mask"].cpu())
+        pooled.append(e["pooled"].float().cpu())
+    length = max(t.shape[1] for t in toks)
+    tokens = torch.zeros(len(captions), length, encoder.dim, dtype=torch.float16)
+    mask = torch.zeros(len(captions), length, dtype=torch.bool)
+    row = 0
+    for t, m in zip(toks, masks):
+        tokens[row : row + t.shape[0], : t.shape[1]] = t.half()
+        mask[row : row + t.shape[0], : t.shape[1]] = m
+        row += t.shape[0]
+    return {"tokens": tokens, "mask": mask, "pooled": torch.cat(pooled)}
+
+
+def text_cache(
+    data: Any, out: Path, accelerator: Any, quiet: bool, batch: int = 64
+) -> dict[str, torch.Tensor]:
+    """Every distinct caption of ``data.unique_captions`` encoded once with the bundled MiniLM,
+    cached in OUT/cache (keyed by the captions) and shared by the audio, video and LoRA trainers.
+    ``batch`` only changes padding, i.e. the encodings in their last fp16 bit."""
+    key = hashlib.sha256("\n".join(data.unique_captions).encode()).hexdigest()[:16]
+    path = out / "cache" / f"text_{key}.safetensors"
+    with accelerator.main_process_first():
+        if not path.is_file():
+            from avgen.text import TextEncoder
+
+            encoder = TextEncoder.from_default()
+            encoded = encode_captions(encoder, data.unique_captions, batch=batch, quiet=quiet)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            save_file(encoded, str(tmp))
+            os.replace(tmp, path)
+    return load_file(str(path))
+
+
+def gather_text(cache: dict[str, torch.Tensor], ids: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The cached encodings of captions ``ids``, trimmed to the batch's longest caption."""
+    mask = cache["mask"][ids]  # (B, Lmax)
+    length = max(1, int(mask.sum(1).max()))
+    return {
+        "tokens": cache["tokens"][ids, :length].float(),  # (B, L, D)
+        "mask": mask[:, :length].clone(),
+        "pooled": cache["pooled"][ids].float(),  # (B, D)
+    }

@@ -63,9 +63,16 @@ from avgen.train.audio import (
     AudioData,
     caption_vocabulary,
     denoiser_loss,
+)
+from avgen.train.common import (
+    STOP,
+    Checkpointer,
+    ComponentLoop,
+    LossLog,
+    cycle,
+    request_stop,
     text_cache,
 )
-from avgen.train.common import STOP, Checkpointer, ComponentLoop, LossLog, cycle, request_stop
 
 NAME = "lora"
 DIFFUSERS_PIPELINES = ("AudioLDMPipeline", "AudioLDM2Pipeline")

@@ -43,7 +43,9 @@ from avgen.train.common import (
     STOP,
     ComponentLoop,
     LossLog,
+    gather_text,
     request_stop,
+    text_cache,
 )
 from avgen.video.dit import VideoDiT, random_known_condition
 from avgen.video.vae import VideoVAE
@@ -58,7 +60,6 @@ TINY_CONFIG: dict[str, dict[str, Any]] = {
 }
 VAE_CROP_FRAMES = 9  # 1 + 4 * 2: short clips make VAE steps cheap (the VAE is convolutional)
 COND_DROPOUT = 0.1
-MAX_TEXT_TOKENS = 64
 
 
 # ----------------------------------------------------------------------------- options
@@ -193,51 +194,6 @@ class VideoData:
         return torch.tensor(picks)
 
 
-def text_cache(data: VideoData, out: Path, accelerator: Any, quiet: bool) -> dict[str, Any]:
-    """Encode every distinct caption once with the frozen MiniLM; cached in OUT/cache."""
-    key = hashlib.sha256("\n".join(data.unique_captions).encode()).hexdigest()[:16]
-    path = out / "cache" / f"text_{key}.safetensors"
-    with accelerator.main_process_first():
-        if not path.is_file():
-            from tqdm import tqdm
-
-            from avgen.text import TextEncoder
-
-            enc = TextEncoder.from_default()
-            caps = data.unique_captions
-            toks, masks, pooled = [], [], []
-            for s in tqdm(range(0, len(caps), 128), desc="text cache", disable=quiet):
-                e = enc.encode(caps[s : s + 128], max_length=MAX_TEXT_TOKENS)
-                toks.append(e["tokens"])
-                masks.append(e["mask"])
-                pooled.append(e["pooled"])
-            length = max(t.shape[1] for t in toks)
-            tokens = torch.zeros(len(caps), length, enc.dim, dtype=torch.float16)
-            mask = torch.zeros(len(caps), length, dtype=torch.bool)
-            row = 0
-            for t, m in zip(toks, masks):
-                tokens[row : row + t.shape[0], : t.shape[1]] = t.half()
-                mask[row : row + t.shape[0], : t.shape[1]] = m
-                row += t.shape[0]
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            save_file(
-                {"tokens": tokens, "mask": mask, "pooled": torch.cat(pooled).float()}, str(tmp)
-            )
-            os.replace(tmp, path)
-    return load_file(str(path))
-
-
-def gather_text(cache: dict[str, torch.Tensor], ids: torch.Tensor) -> dict[str, torch.Tensor]:
-    mask = cache["mask"][ids]  # (B, Lmax)
-    length = max(1, int(mask.sum(1).max()))
-    return {
-        "tokens": cache["tokens"][ids, :length].float(),  # (B, L, D)
-        "mask": mask[:, :length].clone(),
-        "pooled": cache["pooled"][ids].float(),  # (B, D)
-    }
-
-
 def caption_vocabulary(captions: list[str]) -> list[str]:
     """The prompt-parser phrases (avgen.vocab's words) that occur in the training captions:
     what the model card's ``## Vocabulary`` section lists for the prompt linter."""
@@ -369,7 +325,7 @@ class Trainer(ComponentLoop):
             raise AvgenError(f"{vae_dir} has no trained VAE; train the 'vae' component first.")
         vae = VideoVAE.from_pretrained(vae_dir)
         lat = self.latents(vae)
-        cache = text_cache(self.data, self.out, self.acc, self.quiet)
+        cache = text_cache(self.data, self.out, self.acc, self.quiet, batch=128)
         cfg = {
             "latent_channels": vae.latent_channels,
             "default_fps": float(self.args.fps),
