@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 from avgen.errors import AvgenError
 
 STEPS_RANGE = (1, 1000)
@@ -35,3 +39,23 @@ def check_frames(num_frames: int, fps: int) -> None:
             f"num_frames must be from 1 to {most} ({MAX_VIDEO_SECONDS:g} s at {fps} fps), "
             f"got {num_frames}."
         )
+
+
+def read_pipeline_config(
+    folder: Path, config_name: str, class_name: str, kind: str, shipped: bool
+) -> dict[str, Any]:
+    """``folder/config_name`` as a dict whose ``_class`` is ``class_name``; otherwise one error
+    saying the folder is not an avgen ``kind`` ("audio", "video") model folder."""
+    path = folder / config_name
+    if not path.is_file():
+        hint = f" (this install ships no trained {kind} model)" if shipped else ""
+        raise AvgenError(
+            f"{folder} is not an avgen {kind} model folder: it has no {config_name}{hint}."
+        )
+    try:
+        config = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise AvgenError(f"{path} is not valid JSON ({exc.__class__.__name__}).") from exc
+    if not isinstance(config, dict) or config.get("_class") != class_name:
+        raise AvgenError(f"{folder} is not an avgen {kind} model folder ({path} is foreign).")
+    return config

@@ -46,7 +46,7 @@ from avgen.audio.vae import MelVAE
 from avgen.audio.vocoder import Vocoder
 from avgen.diffusion.flow import sample, timestep_schedule
 from avgen.errors import AvgenError
-from avgen.pipelines.checks import check_sampling
+from avgen.pipelines.checks import check_sampling, read_pipeline_config
 
 PIPELINE_CONFIG = "pipeline.json"
 PIPELINE_CLASS = "TextToAudioPipeline"
@@ -158,20 +158,7 @@ class TextToAudioPipeline:
         ``lora``: an adapter folder from ``avgen finetune audio``, merged in (``load_lora``)."""
         shipped = folder is None
         folder = default_audio_model_dir() if shipped else Path(folder)
-        cfg_path = folder / PIPELINE_CONFIG
-        if not cfg_path.is_file():
-            hint = " (this install ships no trained audio model)" if shipped else ""
-            raise AvgenError(
-                f"{folder} is not an avgen audio model folder: it has no {PIPELINE_CONFIG}{hint}."
-            )
-        try:
-            config = json.loads(cfg_path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise AvgenError(f"{cfg_path} is not valid JSON ({exc.__class__.__name__}).") from exc
-        if not isinstance(config, dict) or config.get("_class") != PIPELINE_CLASS:
-            raise AvgenError(
-                f"{folder} is not an avgen audio model folder ({cfg_path} is foreign)."
-            )
+        config = read_pipeline_config(folder, PIPELINE_CONFIG, PIPELINE_CLASS, "audio", shipped)
         vae = MelVAE.from_pretrained(folder / "vae", device=device)
         denoiser = AudioDenoiser.from_pretrained(folder / "denoiser", device=device)
         vocoder = (

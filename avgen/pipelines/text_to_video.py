@@ -37,7 +37,12 @@ import torch
 
 from avgen.diffusion.flow import sample, timestep_schedule
 from avgen.errors import AvgenError
-from avgen.pipelines.checks import MAX_VIDEO_SECONDS, check_frames, check_sampling
+from avgen.pipelines.checks import (
+    MAX_VIDEO_SECONDS,
+    check_frames,
+    check_sampling,
+    read_pipeline_config,
+)
 from avgen.video.dit import VideoDiT
 from avgen.video.vae import VideoVAE
 
@@ -176,20 +181,7 @@ class TextToVideoPipeline:
         an avgen video model (pipeline.json + vae/ + dit/)."""
         shipped = folder is None
         folder = default_video_model_dir() if shipped else Path(folder)
-        cfg_path = folder / PIPELINE_CONFIG
-        if not cfg_path.is_file():
-            hint = " (this install ships no trained video model)" if shipped else ""
-            raise AvgenError(
-                f"{folder} is not an avgen video model folder: it has no {PIPELINE_CONFIG}{hint}."
-            )
-        try:
-            config = json.loads(cfg_path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise AvgenError(f"{cfg_path} is not valid JSON ({exc.__class__.__name__}).") from exc
-        if not isinstance(config, dict) or config.get("_class") != PIPELINE_CLASS:
-            raise AvgenError(
-                f"{folder} is not an avgen video model folder ({cfg_path} is foreign)."
-            )
+        config = read_pipeline_config(folder, PIPELINE_CONFIG, PIPELINE_CLASS, "video", shipped)
         vae = VideoVAE.from_pretrained(folder / "vae", device=device)
         dit = VideoDiT.from_pretrained(folder / "dit", device=device)
         if dit.latent_channels != vae.latent_channels:
