@@ -43,8 +43,9 @@ from avgen.diffusion.flow import flow_matching_loss
 from avgen.errors import AvgenError
 from avgen.train.common import (
     STOP,
+    CaptionIndex,
     ComponentLoop,
-    LossLog,
+    caption_vocabulary,
     cycle,
     gather_text,
     request_stop,
@@ -67,33 +68,6 @@ TEMPO_DROPOUT = 0.3
 
 
 # ----------------------------------------------------------------------------- options
-
-
-def _per_component(value: str | None, default: dict[str, Any], cast: type, flag: str) -> dict:
-    """``"3000"`` (all components) or ``"vae=2000,denoiser=6000"`` -> {component: value}."""
-    out = dict(default)
-    if value is None:
-        return out
-    for part in str(value).split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            if "=" in part:
-                name, v = part.split("=", 1)
-                if name.strip() not in COMPONENTS:
-                    raise AvgenError(
-                        f"{flag} names {name.strip()!r}; components are {', '.join(COMPONENTS)}."
-                    )
-                out[name.strip()] = cast(v)
-            else:
-                out = {k: cast(part) for k in COMPONENTS}
-        except ValueError as exc:
-            raise AvgenError(f"{flag} value {part!r} is not a number.") from exc
-    for k, v in out.items():
-        if v is not None and not v > 0:
-            raise AvgenError(f"{flag} for {k} must be positive, got {v}.")
-    return out
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -146,29 +120,10 @@ def export_model(src: Path, dst: Path, overrides: dict[str, Any] | None = None) 
     return dst
 
 
-def _model_configs(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
-    configs: dict[str, dict[str, Any]] = {c: {} for c in COMPONENTS}
-    if args.tiny:
-        configs = {c: dict(v) for c, v in TINY_CONFIG.items()}
-    if args.config:
-        text = args.config
-        if Path(text).is_file():
-            text = Path(text).read_text()
-        try:
-            extra = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise AvgenError(f"--config is neither a JSON file nor JSON text ({exc.msg}).") from exc
-        if not isinstance(extra, dict) or not set(extra) <= set(COMPONENTS):
-            raise AvgenError(f"--config must map components ({', '.join(COMPONENTS)}) to kwargs.")
-        for c, kw in extra.items():
-            configs[c].update(kw)
-    return configs
-
-
 # ----------------------------------------------------------------------------- data
 
 
-class AudioData:
+class AudioData(CaptionIndex):
     """The data folder as tensors: waveforms (N, T), real lengths, captions, tempo, seconds."""
 
     def __init__(self, folder: Path, seconds: float, accelerator: Any, quiet: bool) -> None:
@@ -189,19 +144,10 @@ class AudioData:
             secs.append(float(self.length[i]) / SAMPLE_RATE)
         self.tempo = torch.tensor(tempo)  # (N,) NaN = unknown
         self.seconds = torch.tensor(secs)  # (N,) real seconds in the window
-        self.unique_captions = sorted({c for caps in self.captions for c in caps})
-        index = {c: j for j, c in enumerate(self.unique_captions)}
-        self.caption_ids = [[index[c] for c in caps] for caps in self.captions]
+        self.index_captions(self.captions)
 
     def waves(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.audio[idx].float(), self.length[idx]
-
-    def random_captions(self, idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        picks = []
-        for i in idx.tolist():
-            ids = self.caption_ids[i]
-            picks.append(ids[int(torch.randint(len(ids), (1,), generator=gen))])
-        return torch.tensor(picks)
 
 
 def _truth_rows(folder: Path) -> list[dict]:
@@ -270,24 +216,8 @@ class Trainer(ComponentLoop):
     """Runs one component's loop under Accelerate with checkpoints, EMA and the loss log."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        from accelerate import Accelerator
-        from accelerate.utils import DistributedDataParallelKwargs
-
-        self.args = args
-        ddp = DistributedDataParallelKwargs(find_unused_parameters=False)
-        # no CUDA: cpu=True lets torchrun-style launches (WORLD_SIZE > 1) run DDP over gloo
-        self.acc = Accelerator(cpu=not torch.cuda.is_available(), kwargs_handlers=[ddp])
-        self.main = self.acc.is_main_process
-        self.out: Path = args.out
-        self.steps = _per_component(args.steps, DEFAULT_STEPS, int, "--steps")
-        self.batch = _per_component(args.batch_size, DEFAULT_BATCH, int, "--batch-size")
-        self.lr = _per_component(args.lr, DEFAULT_LR, float, "--lr")
-        self.minutes = _per_component(
-            args.max_minutes, dict.fromkeys(COMPONENTS), float, "--max-minutes"
-        )
-        self.configs = _model_configs(args)
-        self.log = LossLog(self.out / "train_log.jsonl", enabled=self.main)
-        self.quiet = args.quiet or not self.main
+        defaults = {"steps": DEFAULT_STEPS, "batch": DEFAULT_BATCH, "lr": DEFAULT_LR}
+        self.setup(args, COMPONENTS, defaults, TINY_CONFIG)
         self.fe = MelFrontEnd()
         self._data: AudioData | None = None
 
@@ -459,20 +389,6 @@ class Trainer(ComponentLoop):
             vocab = caption_vocabulary(self.data.unique_captions)
             (self.out / "vocabulary.json").write_text(json.dumps(vocab, indent=1) + "\n")
         self.acc.wait_for_everyone()
-
-
-def caption_vocabulary(captions: list[str]) -> list[str]:
-    """The prompt-parser phrases (avgen.vocab's words) that occur in the training captions:
-    what a model card's ``## Vocabulary`` section lists for the prompt linter."""
-    from avgen.prompts import LEXICON, _phrase
-
-    longest = max(len(p) for p in LEXICON)
-    grams: set[tuple[str, ...]] = set()
-    for caption in set(captions):
-        words = _phrase(caption)
-        for n in range(1, longest + 1):
-            grams.update(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
-    return sorted(" ".join(p) for p in LEXICON if p in grams and p not in {("a",), ("an",)})
 
 
 def write_pipeline_config(out: Path, seconds: float) -> None:

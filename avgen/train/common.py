@@ -198,6 +198,61 @@ def request_stop(signum: int, frame: Any) -> None:
     STOP["requested"] = True
 
 
+# ----------------------------------------------------------------------------- options
+
+
+def per_component(
+    value: str | None, default: dict[str, Any], cast: type, flag: str, components: tuple
+) -> dict:
+    """``"3000"`` (every component) or ``"vae=1000,dit=6000"`` -> {component: value}."""
+    out = dict(default)
+    if value is None:
+        return out
+    for part in str(value).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            if "=" in part:
+                name, v = (s.strip() for s in part.split("=", 1))
+                if name not in components:
+                    raise AvgenError(
+                        f"{flag} names {name!r}; components are {', '.join(components)}."
+                    )
+                out[name] = cast(v)
+            else:
+                out = {k: cast(part) for k in components}
+        except ValueError as exc:
+            raise AvgenError(f"{flag} value {part!r} is not a number.") from exc
+    for k, v in out.items():
+        if v is not None and not v > 0:
+            raise AvgenError(f"{flag} for {k} must be positive, got {v}.")
+    return out
+
+
+def model_configs(args: Any, components: tuple, tiny: dict) -> dict[str, dict[str, Any]]:
+    """Each component's constructor arguments: ``tiny`` with --tiny, updated by --config (a JSON
+    file or JSON text mapping components to keyword arguments)."""
+    configs: dict[str, dict[str, Any]] = {c: {} for c in components}
+    if args.tiny:
+        configs = {c: dict(v) for c, v in tiny.items()}
+    if args.config:
+        text = args.config
+        if Path(text).is_file():
+            text = Path(text).read_text()
+        try:
+            extra = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise AvgenError(f"--config is neither a JSON file nor JSON text ({exc.msg}).") from exc
+        if not isinstance(extra, dict) or not set(extra) <= set(components):
+            raise AvgenError(
+                f"--config must map components ({', '.join(components)}) to keyword arguments."
+            )
+        for c, kw in extra.items():
+            configs[c].update(kw)
+    return configs
+
+
 class ComponentLoop:
     """One component's training loop under Accelerate, shared by the audio and video trainers.
 
@@ -217,6 +272,31 @@ class ComponentLoop:
     minutes: dict[str, float | None]
     log: LossLog
     quiet: bool
+
+    def setup(self, args: Any, components: tuple, defaults: dict, tiny: dict) -> None:
+        """Accelerate (DDP over gloo without CUDA), per-component steps / batch / lr / time
+        limits from the command line (``defaults``: {"steps": ..., "batch": ..., "lr": ...}),
+        model configs and the loss log: what every trainer sets before its loops."""
+        from accelerate import Accelerator
+        from accelerate.utils import DistributedDataParallelKwargs
+
+        self.args = args
+        ddp = DistributedDataParallelKwargs(find_unused_parameters=False)
+        # no CUDA: cpu=True lets torchrun-style launches (WORLD_SIZE > 1) run DDP over gloo
+        self.acc = Accelerator(cpu=not torch.cuda.is_available(), kwargs_handlers=[ddp])
+        self.main = self.acc.is_main_process
+        self.out = args.out
+        self.steps = per_component(args.steps, defaults["steps"], int, "--steps", components)
+        self.batch = per_component(
+            args.batch_size, defaults["batch"], int, "--batch-size", components
+        )
+        self.lr = per_component(args.lr, defaults["lr"], float, "--lr", components)
+        self.minutes = per_component(
+            args.max_minutes, dict.fromkeys(components), float, "--max-minutes", components
+        )
+        self.configs = model_configs(args, components, tiny)
+        self.log = LossLog(self.out / "train_log.jsonl", enabled=self.main)
+        self.quiet = args.quiet or not self.main
 
     def index_batches(self, name: str, start: int) -> Any:
         raise NotImplementedError
@@ -401,3 +481,35 @@ def gather_text(cache: dict[str, torch.Tensor], ids: torch.Tensor) -> dict[str, 
         "mask": mask[:, :length].clone(),
         "pooled": cache["pooled"][ids].float(),  # (B, D)
     }
+
+
+class CaptionIndex:
+    """Every clip's captions as ids into the sorted distinct captions (what ``text_cache``
+    encodes); a training step draws one caption per clip."""
+
+    def index_captions(self, captions: list[list[str]]) -> None:
+        self.captions = captions
+        self.unique_captions = sorted({c for caps in captions for c in caps})
+        index = {c: j for j, c in enumerate(self.unique_captions)}
+        self.caption_ids = [[index[c] for c in caps] for caps in captions]
+
+    def random_captions(self, idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        picks = []
+        for i in idx.tolist():
+            ids = self.caption_ids[i]
+            picks.append(ids[int(torch.randint(len(ids), (1,), generator=gen))])
+        return torch.tensor(picks)
+
+
+def caption_vocabulary(captions: list[str]) -> list[str]:
+    """The prompt-parser phrases (avgen.vocab's words) that occur in the training captions:
+    what a model card's ``## Vocabulary`` section lists for the prompt linter."""
+    from avgen.prompts import LEXICON, _phrase
+
+    longest = max(len(p) for p in LEXICON)
+    grams: set[tuple[str, ...]] = set()
+    for caption in set(captions):
+        words = _phrase(caption)
+        for n in range(1, longest + 1):
+            grams.update(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
+    return sorted(" ".join(p) for p in LEXICON if p in grams and p not in {("a",), ("an",)})

@@ -61,7 +61,6 @@ from avgen.finetune import (
 from avgen.train.audio import (
     COND_DROPOUT,
     AudioData,
-    caption_vocabulary,
     denoiser_loss,
 )
 from avgen.train.common import (
@@ -69,6 +68,7 @@ from avgen.train.common import (
     Checkpointer,
     ComponentLoop,
     LossLog,
+    caption_vocabulary,
     cycle,
     request_stop,
     text_cache,

@@ -41,8 +41,9 @@ from avgen.errors import AvgenError
 from avgen.train.common import (
     EMA,
     STOP,
+    CaptionIndex,
     ComponentLoop,
-    LossLog,
+    caption_vocabulary,
     gather_text,
     request_stop,
     text_cache,
@@ -63,31 +64,6 @@ COND_DROPOUT = 0.1
 
 
 # ----------------------------------------------------------------------------- options
-
-
-def _per_component(value: str | None, default: dict[str, Any], cast: type, flag: str) -> dict:
-    """``"3000"`` (every component) or ``"vae=1000,dit=6000"`` -> {component: value}."""
-    out = dict(default)
-    if value is None:
-        return out
-    for part in str(value).split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            if "=" in part:
-                name, v = (s.strip() for s in part.split("=", 1))
-                if name not in COMPONENTS:
-                    raise AvgenError(f"{flag} names {name!r}; components are vae, dit.")
-                out[name] = cast(v)
-            else:
-                out = {k: cast(part) for k in COMPONENTS}
-        except ValueError as exc:
-            raise AvgenError(f"{flag} value {part!r} is not a number.") from exc
-    for k, v in out.items():
-        if v is not None and not v > 0:
-            raise AvgenError(f"{flag} for {k} must be positive, got {v}.")
-    return out
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,25 +98,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _model_configs(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
-    configs: dict[str, dict[str, Any]] = {c: {} for c in COMPONENTS}
-    if args.tiny:
-        configs = {c: dict(v) for c, v in TINY_CONFIG.items()}
-    if args.config:
-        text = args.config
-        if Path(text).is_file():
-            text = Path(text).read_text()
-        try:
-            extra = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise AvgenError(f"--config is neither a JSON file nor JSON text ({exc.msg}).") from exc
-        if not isinstance(extra, dict) or not set(extra) <= set(COMPONENTS):
-            raise AvgenError("--config must map components (vae, dit) to keyword arguments.")
-        for c, kw in extra.items():
-            configs[c].update(kw)
-    return configs
-
-
 def object_weight(video: torch.Tensor, extra: float, threshold: float = 0.15) -> torch.Tensor:
     """Per-pixel loss weight: 1 + ``extra`` where a pixel differs from its clip's temporal median.
 
@@ -157,7 +114,7 @@ def object_weight(video: torch.Tensor, extra: float, threshold: float = 0.15) ->
 # ----------------------------------------------------------------------------- data
 
 
-class VideoData:
+class VideoData(CaptionIndex):
     """The data folder as tensors: uint8 clips (N, F, H, W, 3), real lengths, captions."""
 
     def __init__(self, args: argparse.Namespace, accelerator: Any, quiet: bool) -> None:
@@ -177,35 +134,12 @@ class VideoData:
         self.fps = float(args.fps)
         self.captions: list[list[str]] = [r.get("captions") or [r["text"]] for r in ds.rows]
         self.n = len(ds.rows)
-        self.unique_captions = sorted({c for caps in self.captions for c in caps})
-        index = {c: j for j, c in enumerate(self.unique_captions)}
-        self.caption_ids = [[index[c] for c in caps] for caps in self.captions]
+        self.index_captions(self.captions)
 
     def clips(self, idx: torch.Tensor) -> torch.Tensor:
         """(B, 3, F, H, W) float in [-1, 1]."""
         v = self.video[idx].permute(0, 4, 1, 2, 3).float()  # (B, 3, F, H, W)
         return v / 127.5 - 1.0
-
-    def random_captions(self, idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        picks = []
-        for i in idx.tolist():
-            ids = self.caption_ids[i]
-            picks.append(ids[int(torch.randint(len(ids), (1,), generator=gen))])
-        return torch.tensor(picks)
-
-
-def caption_vocabulary(captions: list[str]) -> list[str]:
-    """The prompt-parser phrases (avgen.vocab's words) that occur in the training captions:
-    what the model card's ``## Vocabulary`` section lists for the prompt linter."""
-    from avgen.prompts import LEXICON, _phrase
-
-    longest = max(len(p) for p in LEXICON)
-    grams: set[tuple[str, ...]] = set()
-    for caption in set(captions):
-        words = _phrase(caption)
-        for n in range(1, longest + 1):
-            grams.update(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
-    return sorted(" ".join(p) for p in LEXICON if p in grams and p not in {("a",), ("an",)})
 
 
 # ----------------------------------------------------------------------------- loop
@@ -215,23 +149,8 @@ class Trainer(ComponentLoop):
     """Runs each component's loop under Accelerate with checkpoints, EMA and the loss log."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        from accelerate import Accelerator
-        from accelerate.utils import DistributedDataParallelKwargs
-
-        self.args = args
-        ddp = DistributedDataParallelKwargs(find_unused_parameters=False)
-        self.acc = Accelerator(cpu=not torch.cuda.is_available(), kwargs_handlers=[ddp])
-        self.main = self.acc.is_main_process
-        self.out: Path = args.out
-        self.steps = _per_component(args.steps, DEFAULT_STEPS, int, "--steps")
-        self.batch = _per_component(args.batch_size, DEFAULT_BATCH, int, "--batch-size")
-        self.lr = _per_component(args.lr, DEFAULT_LR, float, "--lr")
-        self.minutes = _per_component(
-            args.max_minutes, dict.fromkeys(COMPONENTS), float, "--max-minutes"
-        )
-        self.configs = _model_configs(args)
-        self.log = LossLog(self.out / "train_log.jsonl", enabled=self.main)
-        self.quiet = args.quiet or not self.main
+        defaults = {"steps": DEFAULT_STEPS, "batch": DEFAULT_BATCH, "lr": DEFAULT_LR}
+        self.setup(args, COMPONENTS, defaults, TINY_CONFIG)
         self._data: VideoData | None = None
 
     @property
