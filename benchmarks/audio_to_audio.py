@@ -55,29 +55,20 @@ def band_stats(ref: np.ndarray, out: np.ndarray, known: int) -> tuple[float, flo
     )
 
 
-def stft_splice(low: np.ndarray, out: np.ndarray, cutoff_hz: float) -> np.ndarray:
-    """AudioSR-style post-process (not in the pipeline): the input's own STFT below the cut-off,
-    the output's above it (n_fft 1024, hop 160)."""
-    kw = {"fs": SR, "nperseg": 1024, "noverlap": 1024 - HOP}
-    f, _, z_in = scipy.signal.stft(low, **kw)
-    _, _, z_out = scipy.signal.stft(out, **kw)
-    z = np.where((f < cutoff_hz)[:, None], z_in, z_out)  # (freqs, frames)
-    return scipy.signal.istft(z, **kw)[1][: low.shape[0]].astype(np.float32)
-
-
 def super_resolution_section(
     pipe: TextToAudioPipeline, count: int, cutoffs: list[float], duration_s: float = 4.0
 ) -> list[str]:
     """Low-pass each clip, restore the band above the cut-off, compare with the original."""
-    rows = ("low-passed input (baseline)", "super-resolved (default)",
-            "super-resolved, latent inpainting only (no mel paste)",
-            "super-resolved + STFT low-band splice (post-process, not shipped)",
+    rows = ("low-passed input (baseline)",
+            "super-resolved (default: latent inpainting + mel paste + STFT splice)",
+            "super-resolved without the STFT splice (mel paste)",
+            "super-resolved, latent inpainting only (no mel paste, no splice)",
             "text only, no input (same caption and seed)",
             "chain alone: original -> mel -> vocoder")  # fmt: skip
     stats: dict[tuple[float, str], list[tuple[float, float, float]]] = {}
     sr_time: list[float] = []
     start = time.time()
-    paste = pipe.paste_known_band
+    paste, splice = pipe.paste_known_band, pipe.splice_known_band
     for i in range(count):
         clip = render_sound_clip(8_000_000 + i, duration_s=duration_s, heldout="only")
         prompt, x = clip.captions[0], clip.audio
@@ -93,13 +84,17 @@ def super_resolution_section(
             gen = torch.Generator().manual_seed(i)
             out = pipe(prompt, generator=gen, init_audio=low, super_resolution=fc).audio
             sr_time.append(time.time() - t0)
-            pipe.paste_known_band = lambda mel, audio, cutoff: mel  # the latent-only variant
+            variants = []
+            pipe.splice_known_band = lambda wave, audio, cutoff: wave  # without 7a, then 6b
             try:
-                gen = torch.Generator().manual_seed(i)
-                latent_only = pipe(prompt, generator=gen, init_audio=low, super_resolution=fc)
+                for _ in ("no splice", "latent only"):
+                    gen = torch.Generator().manual_seed(i)
+                    y = pipe(prompt, generator=gen, init_audio=low, super_resolution=fc).audio
+                    variants.append(y)
+                    pipe.paste_known_band = lambda mel, audio, cutoff: mel
             finally:
-                pipe.paste_known_band = paste
-            outs = (low, out, latent_only.audio, stft_splice(low, out, fc), text_only, chain)
+                pipe.paste_known_band, pipe.splice_known_band = paste, splice
+            outs = (low, out, *variants, text_only, chain)
             for name, y in zip(rows, outs):
                 stats.setdefault((fc, name), []).append(band_stats(x, y, known))
     wall = time.time() - start

@@ -414,6 +414,26 @@ class TextToAudioPipeline:
         out[:, :, :known] = self.front_end(wave)[:, :, :known].to(mel)  # (B, 1, known, F)
         return out
 
+    SPLICE_FFT = 1024  # the mel front end's window: 15.6 Hz bins
+
+    def splice_known_band(
+        self, wave: torch.Tensor, audio: np.ndarray, cutoff_hz: float
+    ) -> torch.Tensor:
+        """Super-resolution 7a (AudioSR's post-process): the input's own STFT below the cut-off,
+        the generated one above it, so the known band comes back exactly rather than through
+        the vocoder. ``wave`` (B, T) -> (B, T)."""
+        n = wave.shape[-1]
+        src = torch.as_tensor(np.asarray(audio, dtype=np.float32), device=wave.device)[:n]
+        src = torch.nn.functional.pad(src, (0, n - src.shape[0]))[None].to(wave.dtype)
+        kw = {"n_fft": self.SPLICE_FFT, "hop_length": HOP, "center": True}
+        window = torch.hann_window(self.SPLICE_FFT, device=wave.device, dtype=wave.dtype)
+        spec_in = torch.stft(src, window=window, return_complex=True, **kw)  # (1, bins, F)
+        spec_out = torch.stft(wave, window=window, return_complex=True, **kw)  # (B, bins, F)
+        freqs = torch.arange(spec_out.shape[1], device=wave.device) * SAMPLE_RATE / self.SPLICE_FFT
+        low = (freqs < float(cutoff_hz))[None, :, None]
+        spec = torch.where(low, spec_in, spec_out)
+        return torch.istft(spec, window=window, length=n, **kw)
+
     def check_init(
         self,
         audio: np.ndarray,
@@ -508,8 +528,9 @@ class TextToAudioPipeline:
         its latent is kept outside that range and the inside is generated from pure noise
         (``strength`` is then unused). ``super_resolution=cutoff_hz`` inpaints along frequency
         instead: the latent rows below the cut-off are kept, the band above is generated from
-        pure noise, and the input's own mel replaces the decoded mel below the cut-off before
-        vocoding (``paste_known_band``)."""
+        pure noise, the input's own mel replaces the decoded mel below the cut-off before
+        vocoding (``paste_known_band``) and its own STFT replaces the vocoded one below the
+        cut-off after it (``splice_known_band``, AudioSR's post-process)."""
         from avgen.prompts import parse_prompt
 
         steps = int(
@@ -563,6 +584,8 @@ class TextToAudioPipeline:
         if super_resolution is not None:
             mel = self.paste_known_band(mel, init_audio, super_resolution)  # 6b
         wave = self.vocode(mel, vocoder, generator)[:, :n_samples]  # 7
+        if super_resolution is not None:
+            wave = self.splice_known_band(wave, init_audio, super_resolution)  # 7a
         wave = self.peak_limit(torch.nan_to_num(wave))
         scores = self.rank(wave, cond["pooled"]) if batch > 1 else torch.zeros(1)  # 8
         order = torch.argsort(scores, descending=True)
