@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--super-resolution", type=float, default=None, metavar="HZ",
                    help="with --init-audio: keep the band below HZ, generate above")  # fmt: skip
     p.add_argument("--lora", default=None, help="LoRA adapter folder (avgen finetune audio)")
+    p.add_argument("--vocoder", default=None, choices=("griffin-lim", "neural"),
+                   help="mel -> waveform (default: the model's pipeline.json)")  # fmt: skip
     p = sub.add_parser("video", help="text to video")
     add_generation_flags(p, default_output="out/video.mp4")
     p.add_argument("--width", type=int, default=None, help="native width (default: the model's)")
@@ -172,6 +174,8 @@ def _generate(args: argparse.Namespace) -> list[Path]:
         kwargs["candidates"] = args.candidates
     if args.command == "audio" and args.lora is not None:
         kwargs["lora"] = args.lora
+    if args.command == "audio" and args.vocoder is not None:
+        kwargs["vocoder"] = args.vocoder
     if args.command == "audio" and args.init_audio is not None:
         kwargs.update(init_audio=args.init_audio, strength=args.strength)
         kwargs["inpaint"] = tuple(args.inpaint) if args.inpaint is not None else None

@@ -171,6 +171,29 @@ def test_shipped_model_cli_one_second(tmp_path: Path) -> None:
     assert record["settings"]["num_inference_steps"] == 3
 
 
+@pytest.mark.skipif(
+    not (default_audio_model_dir() / "pipeline.json").is_file(), reason="no shipped audio model"
+)
+def test_cli_vocoder_choice(tmp_path: Path) -> None:
+    """--vocoder neural uses the trained vocoder (recorded, rerun exactly); a bad name exits 2."""
+    from avgen import api, cli
+    from avgen.media import read_audio
+
+    base = ["audio", "a piano arpeggio", "--duration", "1", "--steps", "2", "--quiet"]
+    assert cli.run([*base, "-o", str(tmp_path / "n.wav"), "--vocoder", "neural"]) == 0
+    assert cli.run([*base, "-o", str(tmp_path / "g.wav"), "--vocoder", "griffin-lim"]) == 0
+    record = json.loads((tmp_path / "n.wav.json").read_text())
+    assert record["settings"]["vocoder"] == "neural"
+    neural, _ = read_audio(tmp_path / "n.wav")
+    griffin, _ = read_audio(tmp_path / "g.wav")
+    assert neural.shape == griffin.shape and not np.allclose(neural, griffin)
+    again = api.rerun(tmp_path / "n.wav.json", tmp_path / "again.wav")
+    assert np.array_equal(read_audio(again[0])[0], neural)
+    with pytest.raises(SystemExit) as exc:
+        cli.main([*base, "-o", str(tmp_path / "x.wav"), "--vocoder", "hifigan"])
+    assert exc.value.code == 2 and not (tmp_path / "x.wav").exists()
+
+
 def test_api_batch_sidecar_preview_and_rerun(tmp_path: Path, monkeypatch) -> None:
     """api.text_to_audio with a tiny model folder: files, sidecars, preview, exact rerun."""
     from avgen import api
