@@ -216,7 +216,7 @@ def write_markdown(r: dict, args: argparse.Namespace, path: Path) -> None:
         f"Command: `{cmd}`",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores (shared with other jobs), "
-        f"torch {torch.__version__}. Model: {args.model or default_audio_model_dir()}"
+        f"torch {torch.__version__}. Model: {args.model or _relative(default_audio_model_dir())}"
         f"{'' if args.lora is None else f' with LoRA adapter {args.lora}'}; "
         f"default {r['default_steps']} Euler steps, guidance {r['default_guidance']}.",
         "",
@@ -284,6 +284,14 @@ def write_markdown(r: dict, args: argparse.Namespace, path: Path) -> None:
     jtmp = path.with_suffix(".json.tmp")
     jtmp.write_text(json.dumps(r, indent=2, default=str) + "\n")
     jtmp.replace(path.with_suffix(".json"))
+
+
+def _relative(path: Path) -> str:
+    """``path`` relative to the working directory where it lies below it (for the report)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def main(argv: list[str] | None = None) -> None:
