@@ -417,11 +417,13 @@ class TextToAudioPipeline:
     SPLICE_FFT = 1024  # the mel front end's window: 15.6 Hz bins
 
     def splice_known_band(
-        self, wave: torch.Tensor, audio: np.ndarray, cutoff_hz: float
+        self, wave: torch.Tensor, audio: np.ndarray, cutoff_hz: float, ceiling: float = 0.99
     ) -> torch.Tensor:
         """Super-resolution 7a (AudioSR's post-process): the input's own STFT below the cut-off,
         the generated one above it, so the known band comes back exactly rather than through
-        the vocoder. ``wave`` (B, T) -> (B, T)."""
+        the vocoder. Where the sum would peak over ``ceiling`` only the generated band is turned
+        down (a bisection on its gain), so the kept band stays as it was; the final peak limit
+        then only acts if the input itself is that loud. ``wave`` (B, T) -> (B, T)."""
         n = wave.shape[-1]
         src = torch.as_tensor(np.asarray(audio, dtype=np.float32), device=wave.device)[:n]
         src = torch.nn.functional.pad(src, (0, n - src.shape[0]))[None].to(wave.dtype)
@@ -431,8 +433,17 @@ class TextToAudioPipeline:
         spec_out = torch.stft(wave, window=window, return_complex=True, **kw)  # (B, bins, F)
         freqs = torch.arange(spec_out.shape[1], device=wave.device) * SAMPLE_RATE / self.SPLICE_FFT
         low = (freqs < float(cutoff_hz))[None, :, None]
-        spec = torch.where(low, spec_in, spec_out)
-        return torch.istft(spec, window=window, length=n, **kw)
+        zero = torch.zeros((), dtype=spec_out.dtype, device=wave.device)
+        kept = torch.istft(torch.where(low, spec_in, zero), window=window, length=n, **kw)
+        new = torch.istft(torch.where(low, zero, spec_out), window=window, length=n, **kw)
+        lo = torch.zeros(wave.shape[0], 1, device=wave.device, dtype=wave.dtype)  # (B, 1) gain
+        hi = torch.ones_like(lo)
+        for _ in range(20):
+            mid = (lo + hi) / 2
+            fits = (kept + mid * new).abs().amax(-1, keepdim=True) <= ceiling
+            lo, hi = torch.where(fits, mid, lo), torch.where(fits, hi, mid)
+        fits = (kept + new).abs().amax(-1, keepdim=True) <= ceiling
+        return kept + torch.where(fits, torch.ones_like(lo), lo) * new
 
     def check_init(
         self,

@@ -149,6 +149,11 @@ def test_stft_splice_takes_the_low_band_from_the_input(pipe: TextToAudioPipeline
     _, lo_zx = bands(x, z, 32)  # well below it: the input
     _, lo_yx = bands(x, y, 32)
     assert hi_zy < 0.05 and lo_zx < 0.05 * lo_yx
+    # a loud generated band is turned down alone: the kept band stays, the peak fits
+    loud = pipe.splice_known_band(torch.as_tensor(8 * y)[None], x, 2000.0)[0].numpy()
+    assert np.abs(loud).max() <= 0.99 + 1e-4 and np.abs(x).max() < 0.99
+    _, lo_loud = bands(x, loud, 32)
+    assert lo_loud < 0.05 * lo_yx
 
 
 @pytest.mark.skipif(
