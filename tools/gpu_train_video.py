@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 PART_BYTES = 15_000_000  # files coming back from a lent machine are limited in size
 CAPTIONS_PER_CLIP = 4
+TEXT_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 
 
 def log(out: Path, name: str, **record: object) -> None:
@@ -71,9 +72,8 @@ def pack_minilm(dest: Path, keep_ids: list[int]) -> None:
         packed[k] = v.half().contiguous()
     packed["__keep_ids__"] = torch.tensor(keep_ids, dtype=torch.int32)
     save_file(packed, str(dest / "packed_fp16.safetensors"))
-    for f in ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+    for f in (*TEXT_FILES, "vocab.txt"):
         shutil.copy(src / f, dest / f)
-    shutil.copy(src / "vocab.txt", dest / "vocab.txt")
 
 
 def caption_token_ids(clips: int) -> list[int]:
@@ -118,7 +118,7 @@ def unpack_minilm(packed_dir: Path, dest: Path) -> tuple[Path, set[int]]:
             state[k] = v.float()
     save_file(state, str(dest / "model.safetensors"))
     for f in packed_dir.iterdir():
-        if f.suffix in (".json", ".txt") and f.name != "packed_fp16.safetensors":
+        if f.suffix in (".json", ".txt"):  # config and tokenizer files
             shutil.copy(f, dest / f.name)
     return dest, set(keep.tolist())
 
@@ -260,9 +260,9 @@ def save_ema(model: torch.nn.Module, ema, path_stem: Path, meta: dict, dtype: to
 
 
 def train(args: argparse.Namespace) -> None:
-    from avgen.diffusion.flow import flow_matching_loss
     from avgen.train.common import EMA
-    from avgen.video.dit import VideoDiT, random_known_condition
+    from avgen.train.video import dit_loss
+    from avgen.video.dit import VideoDiT
 
     spec = parse_models(args.models)[0]
     name, out = spec["name"], args.out
@@ -307,18 +307,9 @@ def train(args: argparse.Namespace) -> None:
         idx = torch.randint(n, (b,), generator=gen).to(dev)
         pick = torch.randint(ids.shape[1], (b,), generator=gen).to(dev)
         cap = ids[idx, pick]
-        x0 = lat[idx].float()
-        drop = (torch.rand(b, generator=gen) < 0.1).to(dev)  # condition dropout -> null text
-        keep = (~drop).float()
-        cond = {
-            "tokens": tokens[cap].float() * keep[:, None, None],
-            "mask": tmask[cap] & ~drop[:, None],
-            "pooled": pooled[cap] * keep[:, None],
-            "fps": torch.full((b,), float(args.fps), device=dev),
-        }
-        cond.update(random_known_condition(x0, gen))
+        text = {"tokens": tokens[cap].float(), "mask": tmask[cap], "pooled": pooled[cap]}
         with amp:
-            loss = flow_matching_loss(model, x0, cond, mask=1.0 - cond["known_mask"])
+            loss = dit_loss(model, lat[idx].float(), text, args.fps, gen)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()

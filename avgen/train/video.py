@@ -142,6 +142,30 @@ class VideoData(CaptionIndex):
         return v / 127.5 - 1.0
 
 
+def dit_loss(
+    model: torch.nn.Module,
+    x0: torch.Tensor,
+    text: dict[str, torch.Tensor],
+    fps: float,
+    gen: torch.Generator,
+) -> torch.Tensor:
+    """The DiT's training objective on clean latents x0 (B, C, F', h, w) and their captions'
+    encodings (``tokens`` / ``mask`` / ``pooled``, on x0's device): COND_DROPOUT of the samples
+    get the null text (for CFG), random known frames are revealed and not scored
+    (``random_known_condition``), rectified-flow loss. ``gen`` is a CPU generator."""
+    b = x0.shape[0]
+    drop = (torch.rand(b, generator=gen) < COND_DROPOUT).to(x0.device)  # -> the null text
+    keep = (~drop).to(text["pooled"].dtype)
+    cond: dict[str, Any] = {
+        "tokens": text["tokens"] * keep[:, None, None],
+        "mask": text["mask"] & ~drop[:, None],
+        "pooled": text["pooled"] * keep[:, None],
+        "fps": torch.full((b,), float(fps), device=x0.device),
+    }
+    cond.update(random_known_condition(x0, gen))
+    return flow_matching_loss(model, x0, cond, mask=1.0 - cond["known_mask"])
+
+
 # ----------------------------------------------------------------------------- loop
 
 
@@ -255,18 +279,10 @@ class Trainer(ComponentLoop):
 
         def loss_fn(m: torch.nn.Module, idx: torch.Tensor, gen: torch.Generator) -> dict:
             dev = self.acc.device
-            b = len(idx)
             x0 = lat[idx].float().to(dev)  # (B, C, F', h, w)
-            cond: dict[str, Any] = gather_text(cache, data.random_captions(idx, gen))
-            drop = torch.rand(b, generator=gen) < COND_DROPOUT  # -> the null text
-            cond["tokens"][drop] = 0.0
-            cond["mask"][drop] = False
-            cond["pooled"][drop] = 0.0
-            cond["fps"] = torch.full((b,), data.fps)
-            cond.update(random_known_condition(x0.cpu(), gen))
-            cond = {k: v.to(dev) for k, v in cond.items()}
-            loss = flow_matching_loss(m, x0, cond, generator=None, mask=1.0 - cond["known_mask"])
-            return {"total": loss}
+            text = gather_text(cache, data.random_captions(idx, gen))
+            text = {k: v.to(dev) for k, v in text.items()}
+            return {"total": dit_loss(m, x0, text, data.fps, gen)}
 
         def export(inner: torch.nn.Module, averager: EMA | None, step: int) -> None:
             """Save the EMA weights as OUT/dit so a running job leaves a usable model."""
