@@ -104,7 +104,8 @@ def record_all(work: Path) -> dict[str, dict[str, Any]]:
     from scipy.signal import butter, sosfilt
 
     wave = np.asarray(_read(base), dtype=np.float32)
-    write_audio(low, sosfilt(butter(8, 2000, fs=16000, output="sos"), wave).astype(np.float32), 16000)
+    lowpass = butter(8, 2000, fs=16000, output="sos")
+    write_audio(low, sosfilt(lowpass, wave).astype(np.float32), 16000)
     run("super_resolution", a, "a music box melody", ".wav", init_audio=str(low),
         super_resolution=2000.0, **fast)  # fmt: skip
     run("lora_ragas", a, "a sitar playing raga Yaman over a drone", ".wav",
@@ -149,7 +150,8 @@ def record_all(work: Path) -> dict[str, dict[str, Any]]:
 
 PROMPTS = (
     "Ethereal ambient synth with rising arpeggios and soft reverb, 30 seconds at 120 BPM",
-    "Aerial drone shot of Tokyo at dusk, bustling streets with neon lights flickering, cinematic 4K",
+    "Aerial drone shot of Tokyo at dusk, bustling streets with neon lights flickering, "
+    "cinematic 4K",
     "Snowy mountain peak, avalanche cascading down in slow motion, dramatic wide-angle shot",
     "two yellow balls and a large blue square bouncing on a beach at sunset, panning left",
     "a sitar playing raga Yaman over a drone, slow alap, for 10 seconds",
