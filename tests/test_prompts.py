@@ -1,4 +1,4 @@
-"""Tests for avgen/prompts.py: builders, parser (every vocab table), linter, durations."""
+"""Tests for avgen.prompts: builders, parser (every vocab table), linter, durations."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from avgen.prompts import (
     lint_prompt,
     parse_prompt,
     read_model_vocabulary,
-    resolve_duration,
 )
 
 CONTRACT_KEYS = [
@@ -491,17 +490,6 @@ def test_check_duration():
             check_duration(bad)
     with pytest.raises(AvgenError):
         check_duration("ten")  # type: ignore[arg-type]
-
-
-def test_resolve_duration_precedence():
-    parsed = parse_prompt("a red ball bouncing for 8 seconds")
-    assert resolve_duration(parsed, 3.0) == 3.0
-    assert resolve_duration(parsed, None) == 8.0
-    assert resolve_duration(parsed.to_dict(), None) == 8.0
-    assert resolve_duration(parse_prompt("a red ball"), None) == 4.0
-    assert resolve_duration(None, None, default=2.5) == 2.5
-    with pytest.raises(AvgenError, match="got 900"):
-        resolve_duration(parse_prompt("piano for 15 minutes"), None)
 
 
 # ----------------------------------------------------------------------------- linter

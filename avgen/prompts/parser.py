@@ -1,0 +1,315 @@
+"""Prompt parser: map a prompt onto the worlds' vocabulary (docs/CONTRACTS.md section 1).
+
+Parsing is a longest-phrase-first scan over word tokens (``avgen.prompts.lexicon``). A few words
+belong to a visual and to an audio table ("dark": scene or minor mode, "fast": object speed or
+tempo, "rising": motion or pitch direction, "drone": raga drone or drone shot, "ocean", "rain",
+"cinematic", "slow"); each is read on the side its clause (text between commas and words such as
+"and", "with") speaks about, else on the side the whole prompt speaks about, else by a fixed
+default. The duration, tempo and speed found feed the generation parameters and the checkers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field, replace
+
+from avgen import vocab
+from avgen.errors import AvgenError
+from avgen.prompts.lexicon import (
+    _BOUNDARY,
+    _DEFAULT_SIDE,
+    _HINTS,
+    _MAX_PHRASE,
+    _PUNCT,
+    _STOPWORDS,
+    LEXICON,
+    _Match,
+    _side,
+    _tokens,
+)
+
+_NUMBER_WORDS = {
+    w: float(i)
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve".split()
+    )
+} | {"fifteen": 15.0, "twenty": 20.0, "thirty": 30.0, "forty": 40.0, "sixty": 60.0, "ninety": 90.0}
+_BPM_RE = re.compile(r"\b(\d+(?:\.\d+)?)\s*-?\s*(?:bpm|beats per minute)\b")
+_DURATION_RE = re.compile(
+    r"\b(?:(\d+(?:\.\d+)?)\s*-?\s*(seconds?|secs?|s|minutes?|mins?)"
+    rf"|({'|'.join(_NUMBER_WORDS)})[\s-]+(seconds?|minutes?))\b"
+)
+
+
+@dataclass
+class ParsedObject:
+    """One object (or a group of ``count`` alike objects) a video prompt describes."""
+
+    count: int = 1
+    colour: str | None = None
+    shape: str | None = None
+    size: str | None = None
+    motion: str | None = None
+    direction: str | None = None
+    speed: str = "normal"
+
+
+@dataclass
+class ParsedPrompt:
+    """What a prompt asks for, in the worlds' vocabulary (docs/CONTRACTS.md section 1)."""
+
+    text: str
+    kind: str | None = None
+    duration_s: float | None = None
+    tempo_bpm: float | None = None
+    tempo_class: str | None = None
+    time: str = "normal"
+    camera: str = "static"
+    scene: str | None = None
+    particles: list[str] = field(default_factory=list)
+    objects: list[ParsedObject] = field(default_factory=list)
+    styles: list[str] = field(default_factory=list)
+    instruments: list[str] = field(default_factory=list)
+    drums: str | None = None
+    patterns: list[str] = field(default_factory=list)
+    pitch_direction: str | None = None
+    mode: str | None = None
+    register: str | None = None
+    dynamics: str | None = None
+    fades: list[str] = field(default_factory=list)
+    effects: list[str] = field(default_factory=list)
+    sound_effects: list[str] = field(default_factory=list)
+    genres: list[str] = field(default_factory=list)
+    raga: str | None = None
+    raga_words: list[str] = field(default_factory=list)
+    unknown_words: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """The contract's plain-JSON dictionary (objects as dicts)."""
+        return asdict(self)
+
+
+def _extract_numbers(text: str) -> tuple[str, float | None, float | None]:
+    """Remove "120 BPM" and "10 seconds"-like spans; return (rest, duration_s, tempo_bpm)."""
+    bpm = duration = None
+    m = _BPM_RE.search(text)
+    if m:
+        bpm = float(m.group(1))
+        text = text[: m.start()] + " " + text[m.end() :]
+    m = _DURATION_RE.search(text)
+    if m:
+        number, unit = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+        value = _NUMBER_WORDS[number] if number in _NUMBER_WORDS else float(number)
+        duration = value * (60.0 if unit.startswith("m") else 1.0)
+        text = text[: m.start()] + " " + text[m.end() :]
+    return text, duration, bpm
+
+
+def _scan(text: str) -> tuple[list[_Match], list[str]]:
+    """Longest-phrase-first scan; return the matches and the unknown content words."""
+    tokens = _tokens(text)
+    matches: list[_Match] = []
+    unknown: list[str] = []
+    chunk, i = 0, 0
+    while i < len(tokens):
+        tok = tokens[i]
+        for n in range(min(_MAX_PHRASE, len(tokens) - i), 0, -1):
+            readings = LEXICON.get(tuple(tokens[i : i + n]))
+            if readings:
+                matches.append(_Match(tuple(tokens[i : i + n]), readings, i, chunk))
+                i += n
+                break
+        else:
+            i += 1
+            hint = next((side for side, ws in _HINTS.items() if tok in ws), None)
+            if tok in _PUNCT or tok in _BOUNDARY:
+                chunk += 1
+            elif tok.isdigit() or tok in _NUMBER_WORDS:  # "4 balls", "four balls"
+                n = int(_NUMBER_WORDS[tok]) if tok in _NUMBER_WORDS else int(tok)
+                if n > 0:
+                    matches.append(_Match((tok,), (("count", n),), i - 1, chunk))
+            elif hint:  # "sound", "footage": no attribute, but they name the medium
+                matches.append(_Match((tok,), (("hint", hint),), i - 1, chunk))
+            elif hint is None and tok not in _STOPWORDS and not re.fullmatch(r"[\d.]+", tok):
+                unknown.append(tok)
+    return matches, list(dict.fromkeys(unknown))
+
+
+def _pick_side(m: _Match, matches: list[_Match], has_audio: bool, has_objects: bool) -> str:
+    """Which side ("video"/"audio") an ambiguous word is read on (see the module docstring)."""
+    neighbours = [n for n in matches if n.chunk == m.chunk and len(n.sides) == 1]
+    local = {s for n in neighbours for s in n.sides}
+    if len(local) == 1:
+        return local.pop()
+    if len(local) == 2:  # both sides in the clause: the nearest word decides (ties: the next)
+        nearest = min(neighbours, key=lambda n: (abs(n.start - m.start), n.start < m.start))
+        return next(iter(nearest.sides))
+    if m.words in (("rising",), ("falling",)):  # motions only with a visual object
+        return "video" if has_objects or not has_audio else "audio"
+    everywhere = {s for n in matches if len(n.sides) == 1 for s in n.sides}
+    if has_audio:
+        everywhere.add("audio")
+    if len(everywhere) == 1:
+        return everywhere.pop()
+    return _DEFAULT_SIDE.get(m.words, "audio")
+
+
+def _resolve(matches: list[_Match], has_bpm: bool) -> list[_Match]:
+    """Keep, for each word shared by both sides, only the readings of its side."""
+    has_audio = has_bpm or any(n.sides == {"audio"} for n in matches)
+    has_objects = any(r[0] in ("shape", "colour") for n in matches for r in n.readings)
+    out = []
+    for m in matches:
+        if len(m.sides) > 1:
+            side = _pick_side(m, matches, has_audio, has_objects)
+            m = replace(m, readings=tuple(r for r in m.readings if _side(r) in (side, None)))
+        out.append(m)
+    return out
+
+
+def _build_objects(matches: list[_Match]) -> list[ParsedObject]:
+    """Group count/size/colour/shape/motion words into objects.
+
+    Count, size and colour open an object that the next shape word closes (an object with a
+    colour but no known shape keeps shape None). A motion after the shapes goes to every object
+    that has none yet ("a red ball and a blue square bouncing": both bounce); a direction or
+    speed goes to the objects the last motion went to. A direction without a motion means
+    "move". At most vocab.MAX_OBJECTS objects are kept.
+    """
+    objects: list[ParsedObject] = []
+    targets: list[ParsedObject] = []
+    pending: dict | None = None
+
+    def attach(attrs: dict) -> None:  # words after the noun
+        nonlocal targets
+        if "motion" in attrs:
+            targets = [o for o in objects if o.motion is None]
+            for o in targets:
+                o.motion = attrs["motion"]
+        elif not targets and objects:
+            targets = [objects[-1]]
+        for name in ("direction", "speed"):
+            for o in targets if name in attrs else ():
+                setattr(o, name, attrs[name])
+        for o in objects if "size" in attrs else ():
+            o.size = o.size or attrs["size"]
+
+    def flush() -> None:
+        nonlocal pending, targets
+        if pending is not None and "colour" in pending:
+            objects.append(ParsedObject(**pending))
+            targets = [objects[-1]]
+        elif pending is not None:
+            attach(pending)
+        pending = None
+
+    for m in matches:
+        for category, key in m.readings:
+            if category == "shape":
+                objects.append(ParsedObject(**(pending or {}), shape=key))
+                targets, pending = [objects[-1]], None
+            elif category == "count":
+                if pending is not None and ("count" in pending or "colour" in pending):
+                    flush()
+                pending = {**(pending or {}), "count": key}
+            elif category in ("colour", "size"):
+                if pending is not None and category in pending:
+                    flush()
+                pending = {**(pending or {}), category: key}
+            elif category in ("motion", "direction", "speed"):
+                if pending is not None:
+                    pending.setdefault(category, key)
+                else:
+                    attach({category: key})
+    flush()
+    for o in objects:
+        if o.direction and o.motion is None:
+            o.motion = "move"
+    return objects[: vocab.MAX_OBJECTS]
+
+
+def tempo_class_of(bpm: float) -> str:
+    """The nearest class of vocab.TEMPO_CLASS_RANGES (distance 0 inside a range).
+
+    The one BPM -> class rule: the parser reads "175 BPM" with it and the audio checker
+    classifies a measured tempo with it ("fast" from about 115 BPM up, "slow" below 85).
+    """
+    ranges = vocab.TEMPO_CLASS_RANGES
+    return min(ranges, key=lambda c: max(ranges[c][0] - bpm, bpm - ranges[c][1], 0))
+
+
+def _adjacent(a: _Match, b: _Match) -> bool:
+    """``b`` follows ``a`` directly in the same clause."""
+    return a.chunk == b.chunk and a.start + len(a.words) == b.start
+
+
+def _verbs(matches: list[_Match]) -> list[_Match]:
+    """Read finite motion verbs in context: "A big red square circles.", "Two balls drop."
+
+    A verb form of ``_MOTION_VERBS`` right after an object noun or a speed word (same clause)
+    is the motion; elsewhere it is dropped ("a drum roll", "a beat drop"), and so is a direction
+    right after it ("as snowfall drifts down" gives no object a direction). A bare
+    "circle"/"circles" right after an object noun (or noun and adverb) is the motion too;
+    elsewhere it stays a shape ("a square and a blue circle" keeps two objects).
+    """
+    out: list[_Match] = []
+    dropped: list[_Match] = []
+    for m in matches:
+        prev = out[-1] if out else None
+        after = {c for c, _ in prev.readings} if prev and _adjacent(prev, m) else set()
+        verb = next((k for c, k in m.readings if c == "verb"), None)
+        if verb is not None:
+            if after & {"shape", "speed"}:
+                out.append(replace(m, readings=(("motion", verb),)))
+            else:
+                dropped.append(m)
+            continue
+        if dropped and _adjacent(dropped[-1], m) and {c for c, _ in m.readings} == {"direction"}:
+            dropped.append(m)  # "as snowfall drifts down": the snow's direction, not an object's
+            continue
+        noun_adverb = "speed" in after and len(out) > 1 and _adjacent(out[-2], out[-1])
+        noun_adverb = noun_adverb and any(c == "shape" for c, _ in out[-2].readings)
+        if m.words in (("circle",), ("circles",)) and ("shape" in after or noun_adverb):
+            m = replace(m, readings=(("motion", "circle"),))
+        out.append(m)
+    return out
+
+
+def _analyse(text: str) -> tuple[ParsedPrompt, list[_Match]]:
+    if not isinstance(text, str):
+        raise AvgenError(f"a prompt must be a string, got {type(text).__name__}")
+    rest, duration, bpm = _extract_numbers(text.lower())
+    raw, unknown = _scan(rest)
+    matches = _resolve(_verbs(raw), bpm is not None)
+    p = ParsedPrompt(text=text, duration_s=duration, tempo_bpm=bpm, unknown_words=unknown)
+    # "soft music in the background": the loudness of a background layer, not of the clip
+    background = {m.chunk for m in matches if m.words == ("background",)}
+    for m in matches:
+        for category, key in m.readings:
+            if category == "dynamics" and m.chunk in background:
+                continue
+            current = getattr(p, category, 0)  # 0: an object attribute or a hint
+            if isinstance(current, list) and key not in current:
+                current.append(key)
+            elif current in (None, "normal", "static"):  # the first one wins
+                setattr(p, category, key)
+            if category == "patterns" and p.pitch_direction is None:
+                p.pitch_direction = vocab.PATTERN_DIRECTION.get(str(key))
+    if bpm is not None:
+        p.tempo_class = tempo_class_of(bpm)
+    p.objects = _build_objects(matches)
+    # Style words alone make a video prompt, but do not turn an audio prompt into an AV one.
+    sides = {s for m in matches for r in m.readings if r[0] != "styles" and (s := _side(r))}
+    sides |= {"audio"} if bpm is not None else set()
+    sides = sides or ({"video"} if p.styles else set())
+    p.kind = "av" if len(sides) == 2 else (sides.pop() if sides else None)
+    return p, matches
+
+
+def parse_prompt(text: str) -> ParsedPrompt:
+    """Parse a prompt into the worlds' vocabulary (docs/CONTRACTS.md section 1).
+
+    >>> parse_prompt("two yellow balls bouncing for 10 seconds").objects[0].count
+    2
+    """
+    return _analyse(text)[0]
