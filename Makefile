@@ -1,17 +1,23 @@
 # Two commands on a fresh Linux machine with Python >= 3.11:
 #   make demo   installs avgen into .venv and generates examples with the shipped models
 #   make test   installs the test tools and runs ruff and the whole test suite
+# (make install VENV=/tmp/venv puts the virtual environment elsewhere.)
 PY ?= python3
-VENV := .venv
+VENV ?= .venv
 BIN := $(VENV)/bin
+TORCH := torch==2.13.0
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 
 .PHONY: install demo test lint clean
 
 $(BIN)/avgen: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	# CPU build of torch first, so the dependency range does not pull a CUDA build
-	$(BIN)/pip install -q torch==2.13.0 || $(BIN)/pip install -q torch --index-url https://download.pytorch.org/whl/cpu
+	# torch's CPU build from the PyTorch CPU wheel index (the default index serves a multi-GB
+	# CUDA build on Linux); when that index cannot be reached within seconds, the default index
+	# (an offline mirror, or a machine whose index holds the CPU build)
+	$(BIN)/pip install -q --timeout 10 --retries 0 --index-url $(TORCH_CPU_INDEX) "$(TORCH)" \
+		|| $(BIN)/pip install -q "$(TORCH)"
 	$(BIN)/pip install -q -e ".[test]"
 	$(BIN)/pip install -q --no-deps "tinysoundfont>=0.3"
 	touch $(BIN)/avgen
@@ -23,9 +29,11 @@ demo: install
 	$(BIN)/avgen video "a red ball bouncing on a grass field in slow motion" -o out/ball.mp4 --preview
 	$(BIN)/avgen demo -o out/demo.mp4
 
-test: install
+lint: install
 	$(BIN)/ruff check avgen tests benchmarks tools
 	$(BIN)/ruff format --check avgen tests benchmarks tools
+
+test: lint
 	$(BIN)/python -m pytest
 
 clean:
