@@ -38,16 +38,19 @@ from safetensors.torch import load_file, save_file
 
 from avgen.diffusion.flow import flow_matching_loss
 from avgen.errors import AvgenError
+from avgen.train.captions import (
+    CaptionIndex,
+    caption_vocabulary,
+    gather_text,
+    text_cache,
+)
 from avgen.train.common import (
     EMA,
     STOP,
-    CaptionIndex,
     ComponentLoop,
-    caption_vocabulary,
-    gather_text,
     request_stop,
-    text_cache,
 )
+from avgen.train.options import add_loop_options
 from avgen.video.dit import VideoDiT, random_known_condition
 from avgen.video.vae import VideoVAE
 
@@ -95,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads per process")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_loop_options(p)
     return p
 
 
