@@ -27,6 +27,7 @@ import math
 import os
 import signal
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -386,6 +387,8 @@ class Trainer(ComponentLoop):
                 "seconds": self.args.seconds,
                 "components": components,
                 "processes": self.acc.num_processes,
+                "mixed_precision": self.acc.mixed_precision,
+                "recipe": asdict(self.options),
                 "argv": sys.argv,
             }
             (self.out / "train_args.json").write_text(json.dumps(info, indent=2) + "\n")

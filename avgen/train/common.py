@@ -256,16 +256,16 @@ def request_stop(signum: int, frame: Any) -> None:
     STOP["requested"] = True
 
 
-def make_accelerator(mixed_precision: str | None = None) -> Any:
-    """Accelerate for a trainer: DDP over gloo without CUDA (``cpu=True`` lets torchrun-style
-    launches with WORLD_SIZE > 1 run on CPUs), the given mixed precision."""
+def make_accelerator(mixed_precision: str | None = None, cpu: bool | None = None) -> Any:
+    """Accelerate for a trainer, with the given mixed precision; on the CPU when there is no
+    CUDA (or ``cpu``), where ``cpu=True`` lets torchrun-style launches with WORLD_SIZE > 1 run
+    DDP over gloo."""
     from accelerate import Accelerator
     from accelerate.utils import DistributedDataParallelKwargs
 
     ddp = DistributedDataParallelKwargs(find_unused_parameters=False)
-    return Accelerator(
-        cpu=not torch.cuda.is_available(), mixed_precision=mixed_precision, kwargs_handlers=[ddp]
-    )
+    cpu = not torch.cuda.is_available() if cpu is None else cpu
+    return Accelerator(cpu=cpu, mixed_precision=mixed_precision, kwargs_handlers=[ddp])
 
 
 @dataclass

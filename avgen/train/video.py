@@ -20,6 +20,11 @@ are retimed to ``--fps`` and cropped / padded to ``--num-frames``. Output: ``OUT
 ``TextToVideoPipeline.from_pretrained``), ``OUT/vocabulary.json``, ``OUT/train_log.jsonl``,
 ``OUT/checkpoints/<component>/step_*.pt`` (resumed by default). ``--max-minutes`` time-boxes
 each component; SIGTERM stops at the next log step and saves everything.
+
+The recipe flags (``avgen.train.options``) default to the CPU recipe. The GPU recipe of
+``tools/gpu_train_video.py`` is ``--mixed-precision bf16 --lr-schedule cosine --warmup 300
+--min-lr-ratio 0.1 --ema-max-decay 0.999 --max-minutes dit=M --steps dit=1000000``: bf16
+autocast through Accelerate, and the learning rate decayed over the time budget.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import json
 import os
 import signal
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -321,6 +327,8 @@ class Trainer(ComponentLoop):
                 "fps": self.args.fps,
                 "components": components,
                 "processes": self.acc.num_processes,
+                "mixed_precision": self.acc.mixed_precision,
+                "recipe": asdict(self.options),
                 "argv": sys.argv,
             }
             (self.out / "train_args.json").write_text(json.dumps(info, indent=2) + "\n")
