@@ -325,16 +325,11 @@ def test_shipped_ragas_adapter_loads_on_the_shipped_model(one_thread: None) -> N
     assert np.isfinite(tuned).all() and not np.allclose(plain, tuned)
 
 
-def test_adapter_side_imports_no_trainer_and_old_paths_still_work(tmp_path: Path) -> None:
-    """``avgen.lora`` (what pipelines import) loads no trainer; ``avgen.finetune`` and
-    ``python -m avgen.train.lora`` still reach the adapter API and the trainer."""
+def test_adapter_side_imports_no_trainer_and_the_old_entry_point_runs(tmp_path: Path) -> None:
+    """``avgen.lora`` (what pipelines import) loads no trainer; ``python -m avgen.train.lora``
+    (the trainer's old module path) still runs the trainer."""
     import subprocess
 
-    import avgen.finetune
-    import avgen.lora
-
-    assert avgen.finetune.apply_lora is avgen.lora.apply_lora
-    assert avgen.finetune.UNET_TARGETS == avgen.lora.UNET_TARGETS
     code = "import sys, avgen.lora; print(sorted(m for m in sys.modules if '.train' in m))"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
