@@ -80,9 +80,14 @@ def _training(tr: dict[str, Any]) -> list[str]:
             f"{tr['prior_clips']} clips the base already knows; every step adds "
             f"{tr['prior_weight']:g} x the loss on {tr['prior_batch_size']} of them"
         )
+    schedule = "linear warm-up"
+    if tr.get("lr_schedule") == "cosine":
+        schedule += f", then cosine decay to {tr['min_lr_ratio']:g} x"
+    if tr.get("mixed_precision", "no") != "no":
+        schedule += f"; {tr['mixed_precision']} autocast"
     return lines + [
         f"- steps: {tr['steps']} of {tr['steps_asked']}, batch {tr['batch_size']} x "
-        f"{tr['processes']} process(es), AdamW lr {tr['lr']:g} (linear warm-up), "
+        f"{tr['processes']} process(es), AdamW lr {tr['lr']:g} ({schedule}), "
         f"EMA {'on' if tr['ema'] else 'off'}, seed {tr['seed']}",
         f"- wall time: {tr['train_wall_s'] / 60:.1f} min training + "
         f"{tr['prepare_wall_s'] / 60:.1f} min loading and caching",
