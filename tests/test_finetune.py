@@ -1,4 +1,4 @@
-"""LoRA fine-tuning (avgen.train.lora) and adapters (avgen.finetune) on tiny models.
+"""LoRA fine-tuning (avgen.lora.train) and adapters (avgen.lora) on tiny models.
 
 A tiny random avgen audio model and a tiny random AudioLDM (tests/pipelines/tiny_diffusers.py)
 are fine-tuned for a few steps on a few rendered SoundWorld raga clips.
@@ -20,15 +20,15 @@ from safetensors.torch import load_file
 from avgen import cli
 from avgen.audio import AudioDenoiser, MelVAE
 from avgen.errors import AvgenError
-from avgen.finetune import (
+from avgen.lora import (
     ADAPTER_CONFIG,
     ADAPTER_FILES,
     ADAPTER_RECORD,
     ADAPTER_WEIGHTS,
     apply_lora,
 )
+from avgen.lora.train import main
 from avgen.pipelines.text_to_audio import TextToAudioPipeline
-from avgen.train.lora import main
 from avgen.worlds.dataset import write_world_dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "pipelines"))
@@ -323,3 +323,17 @@ def test_shipped_ragas_adapter_loads_on_the_shipped_model(one_thread: None) -> N
 
     plain, tuned = run(None), run(folder)
     assert np.isfinite(tuned).all() and not np.allclose(plain, tuned)
+
+
+def test_adapter_side_imports_no_trainer_and_the_old_entry_point_runs(tmp_path: Path) -> None:
+    """``avgen.lora`` (what pipelines import) loads no trainer; ``python -m avgen.train.lora``
+    (the trainer's old module path) still runs the trainer."""
+    import subprocess
+
+    code = "import sys, avgen.lora; print(sorted(m for m in sys.modules if '.train' in m))"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stdout + proc.stderr
+    cmd = [sys.executable, "-m", "avgen.train.lora", "--data", str(tmp_path), "--out", "o"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert proc.returncode == 2 and "has no metadata.jsonl" in proc.stderr

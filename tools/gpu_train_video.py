@@ -14,9 +14,13 @@ training runs instead of shipping it there:
    the CPU trainer's objective (``avgen.train.video``): rectified flow with logit-normal t,
    10 % condition dropout to the null text, random known-frame conditioning (not scored), the
    fps condition, AdamW (betas 0.9/0.99) with warm-up, gradient clipping at 1, parameter EMA.
-   Differences: bf16 autocast, a time budget instead of a step count, and a cosine learning-rate
-   decay over that budget. The EMA weights are saved every ``--save-every`` seconds as
-   ``OUT/<name>.safetensors`` (config in the file's metadata; ``unpack`` writes a model folder).
+   It runs the trainer's pieces (``avgen.train.common``) with the recipe that the trainer's
+   ``--mixed-precision bf16 --lr-schedule cosine --warmup 300 --max-minutes M`` gives: bf16
+   autocast through Accelerate, a time budget instead of a step count, a cosine learning-rate
+   decay over that budget to a tenth; what stays here is the data (random clips with
+   replacement from the in-memory cache) and the saving: the EMA weights every
+   ``--save-every`` seconds as ``OUT/<name>.safetensors`` (config in the file's metadata;
+   ``unpack`` writes a model folder), in parts small enough to come back from a lent machine.
 
 ``python tools/gpu_train_video.py run --out OUT --minutes 7 --models s=128x4x2``
 runs both stages (``s=128x4x2@FOLDER:3e-4`` starts from a saved DiT with its own learning rate);
@@ -28,7 +32,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import os
 import subprocess
 import sys
@@ -155,7 +158,7 @@ def prepare(args: argparse.Namespace) -> Path:
     from multiprocessing import get_context
 
     from avgen.text import TextEncoder
-    from avgen.train.common import encode_captions
+    from avgen.train.captions import encode_captions
     from avgen.video.vae import VideoVAE
 
     out, work = args.out, args.work
@@ -259,10 +262,40 @@ def save_ema(model: torch.nn.Module, ema, path_stem: Path, meta: dict, dtype: to
         os.replace(tmp, target)
 
 
-def train(args: argparse.Namespace) -> None:
-    from avgen.train.common import EMA
-    from avgen.train.video import dit_loss
+def build_model(spec: dict, channels: int, fps: int) -> tuple[torch.nn.Module, dict]:
+    """A VideoDiT of ``spec``'s size (``parse_models``), from ``spec["init"]``'s weights when
+    given; and its constructor arguments."""
     from avgen.video.dit import VideoDiT
+
+    cfg = {
+        "latent_channels": channels,
+        "hidden_size": spec["hidden"],
+        "depth": spec["depth"],
+        "num_heads": spec["heads"],
+        "default_fps": float(fps),
+    }
+    model = VideoDiT(**cfg)
+    if spec["init"]:
+        init = VideoDiT.from_pretrained(spec["init"])
+        model.load_state_dict(init.state_dict())
+    return model, cfg
+
+
+def train(args: argparse.Namespace) -> None:
+    """One ``--models`` entry for ``--minutes``, with the CPU trainer's pieces
+    (``avgen.train.common``): its AdamW, update step (clip at 1, EMA), warm-up and cosine
+    schedule over the time budget (``--lr-schedule cosine`` there), and bf16 autocast through
+    Accelerate on a GPU (``--mixed-precision bf16`` there)."""
+    from avgen.train.common import (
+        EMA,
+        TimeBudget,
+        make_accelerator,
+        make_optimizer,
+        optimizer_step,
+        scheduled_lr,
+        set_lr,
+    )
+    from avgen.train.video import dit_loss
 
     spec = parse_models(args.models)[0]
     name, out = spec["name"], args.out
@@ -273,48 +306,29 @@ def train(args: argparse.Namespace) -> None:
     cache = load_file(str(args.work / "cache.safetensors"), device=str(dev))
     lat, ids = cache["latents"], cache["caption_ids"]
     tokens, tmask, pooled = cache["tokens"], cache["mask"], cache["pooled"]
-    cfg = {
-        "latent_channels": int(lat.shape[1]),
-        "hidden_size": spec["hidden"],
-        "depth": spec["depth"],
-        "num_heads": spec["heads"],
-        "default_fps": float(args.fps),
-    }
-    model = VideoDiT(**cfg)
-    if spec["init"]:
-        init = VideoDiT.from_pretrained(spec["init"])
-        model.load_state_dict(init.state_dict())
-    model.to(dev).train()
+    model, cfg = build_model(spec, int(lat.shape[1]), args.fps)
+    gpu = dev.type == "cuda"
+    acc = make_accelerator("bf16" if gpu else "no", cpu=not gpu)
     lr = float(spec["lr"] or args.lr)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.99), weight_decay=0.0)
+    model.to(dev).train()
+    opt = make_optimizer(model.parameters(), lr)
     ema = EMA(model, max_decay=args.ema)
+    model, opt = acc.prepare(model, opt)  # bf16 autocast of the forward pass on a GPU
     gen = torch.Generator().manual_seed(args.seed)
     n, b = lat.shape[0], args.batch
-    started = time.time()
-    budget = 60.0 * args.minutes
+    budget = TimeBudget(args.minutes)
     meta = {"config": cfg, "clips": n, "batch": b, "lr": lr, "init": spec["init"]}
     dtype = torch.float16 if args.save_fp16 else torch.float32
     log(out, name, stage="start", params=sum(p.numel() for p in model.parameters()), **meta)
-    step, last_save, loss_sum = 0, started, torch.zeros((), device=dev)
-    amp = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda")
-    while True:
-        frac = (time.time() - started) / budget
-        if frac >= 1.0:
-            break
-        warm = min(1.0, (step + 1) / args.warmup)
-        for group in opt.param_groups:
-            group["lr"] = lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+    step, last_save, loss_sum = 0, budget.started, torch.zeros((), device=dev)
+    while not budget.spent():
+        set_lr(opt, scheduled_lr(lr, step, args.warmup, "cosine", budget.fraction(), 0.1))
         idx = torch.randint(n, (b,), generator=gen).to(dev)
         pick = torch.randint(ids.shape[1], (b,), generator=gen).to(dev)
         cap = ids[idx, pick]
         text = {"tokens": tokens[cap].float(), "mask": tmask[cap], "pooled": pooled[cap]}
-        with amp:
-            loss = dit_loss(model, lat[idx].float(), text, args.fps, gen)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        ema.update(model)
+        loss = dit_loss(model, lat[idx].float(), text, args.fps, gen)
+        optimizer_step(acc, model, opt, loss, ema)
         loss_sum += loss.detach()
         step += 1
         if step % args.log_every == 0:
@@ -324,14 +338,14 @@ def train(args: argparse.Namespace) -> None:
                 step=step,
                 loss=round(float(loss_sum) / args.log_every, 5),
                 lr=round(opt.param_groups[0]["lr"], 7),
-                elapsed_s=round(time.time() - started, 1),
+                elapsed_s=round(budget.elapsed(), 1),
             )
             loss_sum.zero_()
         if time.time() - last_save > args.save_every:
             save_ema(model, ema, out / name, {**meta, "step": step}, dtype)
             last_save = time.time()
     save_ema(model, ema, out / name, {**meta, "step": step}, dtype)
-    log(out, name, stage="done", step=step, elapsed_s=round(time.time() - started, 1))
+    log(out, name, stage="done", step=step, elapsed_s=round(budget.elapsed(), 1))
 
 
 def unpack(args: argparse.Namespace) -> None:

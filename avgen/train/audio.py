@@ -27,6 +27,7 @@ import math
 import os
 import signal
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -41,16 +42,19 @@ from avgen.audio.vae import MelVAE
 from avgen.audio.vocoder import Vocoder, vocoder_losses
 from avgen.diffusion.flow import flow_matching_loss
 from avgen.errors import AvgenError
-from avgen.train.common import (
-    STOP,
+from avgen.train.captions import (
     CaptionIndex,
-    ComponentLoop,
     caption_vocabulary,
-    cycle,
     gather_text,
-    request_stop,
     text_cache,
 )
+from avgen.train.common import (
+    STOP,
+    ComponentLoop,
+    cycle,
+    request_stop,
+)
+from avgen.train.options import add_loop_options
 
 COMPONENTS = ("vae", "vocoder", "clap", "denoiser")
 DEFAULT_STEPS = {"vae": 2000, "vocoder": 3000, "clap": 1500, "denoiser": 6000}
@@ -91,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default=None, help="JSON (file or text): {component: kwargs}")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_loop_options(p)
     p.add_argument("--export", type=Path, default=None, help="no training: copy OUT's model to "
                    "this folder with float16 weights (to ship it), then exit")  # fmt: skip
     p.add_argument("--pipeline-config", default=None, help="JSON: pipeline.json defaults to set")
@@ -382,6 +387,8 @@ class Trainer(ComponentLoop):
                 "seconds": self.args.seconds,
                 "components": components,
                 "processes": self.acc.num_processes,
+                "mixed_precision": self.acc.mixed_precision,
+                "recipe": asdict(self.options),
                 "argv": sys.argv,
             }
             (self.out / "train_args.json").write_text(json.dumps(info, indent=2) + "\n")

@@ -9,11 +9,14 @@ several): only the main process writes checkpoints, logs and progress bars.
   atomically (temporary file, then rename) as ``step_XXXXXXXX.pt``; only avgen's own files are
   read back, with ``torch.load(weights_only=True)``, which runs no code.
 - ``LossLog``: one JSON line per logged step in ``train_log.jsonl``.
+- the loop's pieces, also used by ``tools/gpu_train_video.py``: ``scheduled_lr`` (linear
+  warm-up, then constant or cosine decay over the steps or the time budget), ``make_optimizer``,
+  ``optimizer_step``, ``TimeBudget``; the recipe's flags are ``avgen.train.options``.
+- ``ComponentLoop``: one component's loop (resume, steps, log, checkpoints, stop and save).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -21,16 +24,17 @@ import random
 import sys
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm import tqdm
 
 from avgen.errors import AvgenError
+from avgen.train.options import LoopOptions, loop_options, model_configs, per_component
 
 
 class EMA:
@@ -165,9 +169,63 @@ def warmup_lr(step: int, base_lr: float, warmup: int) -> float:
     return base_lr * min(1.0, (step + 1) / warmup)
 
 
+def scheduled_lr(
+    base_lr: float,
+    step: int,
+    warmup: int,
+    schedule: str = "constant",
+    progress: float = 0.0,
+    min_ratio: float = 0.1,
+) -> float:
+    """The learning rate of ``step``: linear warm-up over ``warmup`` steps, then ``constant``, or
+    ``cosine`` decay from ``base_lr`` to ``min_ratio * base_lr`` as ``progress`` goes from 0 to 1
+    (SGDR's cosine, Loshchilov and Hutter, arXiv 1608.03983, without restarts)."""
+    lr = warmup_lr(step, base_lr, warmup)
+    if schedule == "cosine":
+        frac = min(1.0, max(0.0, progress))
+        lr = lr * (min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * frac)))
+    return lr
+
+
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     for group in optimizer.param_groups:
         group["lr"] = lr
+
+
+def make_optimizer(params: Iterable, lr: float) -> torch.optim.Optimizer:
+    """Every trainer's optimizer: AdamW, betas (0.9, 0.99), no weight decay."""
+    return torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.99), weight_decay=0.0)
+
+
+def optimizer_step(
+    acc: Any, model: nn.Module, opt: Any, loss: torch.Tensor, averager: EMA | None = None
+) -> None:
+    """One update: backward through Accelerate (loss scaling, DDP), gradient norm clipped at 1,
+    the optimizer step, and the EMA's update."""
+    acc.backward(loss)
+    acc.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    if averager is not None:
+        averager.update(acc.unwrap_model(model))
+
+
+class TimeBudget:
+    """A wall-clock budget of ``minutes`` (None: none) started now: its spent fraction and
+    whether it is over."""
+
+    def __init__(self, minutes: float | None) -> None:
+        self.started = time.time()
+        self.seconds = None if minutes is None else 60.0 * minutes
+
+    def elapsed(self) -> float:
+        return time.time() - self.started
+
+    def fraction(self) -> float:
+        return 0.0 if self.seconds is None else self.elapsed() / self.seconds
+
+    def spent(self) -> bool:
+        return self.seconds is not None and self.elapsed() > self.seconds
 
 
 def cycle(loader: Iterable, set_epoch: Any = None) -> Iterable:
@@ -198,68 +256,43 @@ def request_stop(signum: int, frame: Any) -> None:
     STOP["requested"] = True
 
 
-# ----------------------------------------------------------------------------- options
+def make_accelerator(mixed_precision: str | None = None, cpu: bool | None = None) -> Any:
+    """Accelerate for a trainer, with the given mixed precision; on the CPU when there is no
+    CUDA (or ``cpu``), where ``cpu=True`` lets torchrun-style launches with WORLD_SIZE > 1 run
+    DDP over gloo."""
+    from accelerate import Accelerator
+    from accelerate.utils import DistributedDataParallelKwargs
+
+    ddp = DistributedDataParallelKwargs(find_unused_parameters=False)
+    cpu = not torch.cuda.is_available() if cpu is None else cpu
+    return Accelerator(cpu=cpu, mixed_precision=mixed_precision, kwargs_handlers=[ddp])
 
 
-def per_component(
-    value: str | None, default: dict[str, Any], cast: type, flag: str, components: tuple
-) -> dict:
-    """``"3000"`` (every component) or ``"vae=1000,dit=6000"`` -> {component: value}."""
-    out = dict(default)
-    if value is None:
-        return out
-    for part in str(value).split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            if "=" in part:
-                name, v = (s.strip() for s in part.split("=", 1))
-                if name not in components:
-                    raise AvgenError(
-                        f"{flag} names {name!r}; components are {', '.join(components)}."
-                    )
-                out[name] = cast(v)
-            else:
-                out = {k: cast(part) for k in components}
-        except ValueError as exc:
-            raise AvgenError(f"{flag} value {part!r} is not a number.") from exc
-    for k, v in out.items():
-        if v is not None and not v > 0:
-            raise AvgenError(f"{flag} for {k} must be positive, got {v}.")
-    return out
+@dataclass
+class LoopRun:
+    """One component's run in progress: what the loop's steps share."""
 
-
-def model_configs(args: Any, components: tuple, tiny: dict) -> dict[str, dict[str, Any]]:
-    """Each component's constructor arguments: ``tiny`` with --tiny, updated by --config (a JSON
-    file or JSON text mapping components to keyword arguments)."""
-    configs: dict[str, dict[str, Any]] = {c: {} for c in components}
-    if args.tiny:
-        configs = {c: dict(v) for c, v in tiny.items()}
-    if args.config:
-        text = args.config
-        if Path(text).is_file():
-            text = Path(text).read_text()
-        try:
-            extra = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise AvgenError(f"--config is neither a JSON file nor JSON text ({exc.msg}).") from exc
-        if not isinstance(extra, dict) or not set(extra) <= set(components):
-            raise AvgenError(
-                f"--config must map components ({', '.join(components)}) to keyword arguments."
-            )
-        for c, kw in extra.items():
-            configs[c].update(kw)
-    return configs
+    name: str
+    model: Any
+    opt: Any
+    averager: EMA | None
+    gen: torch.Generator
+    ckpt: Checkpointer
+    on_save: Any
+    step: int = 0
+    clock: float = 0.0  # the time budget's spent fraction, agreed at the last log step
+    sums: dict[str, float] = field(default_factory=dict)
+    count: int = 0
 
 
 class ComponentLoop:
-    """One component's training loop under Accelerate, shared by the audio and video trainers.
+    """One component's training loop under Accelerate, shared by the audio, video and LoRA
+    trainers.
 
     A subclass sets ``acc``, ``main``, ``out``, ``args`` (seed, resume, log_every,
-    checkpoint_every), ``steps``, ``lr``, ``batch``, ``minutes``, ``log``, ``quiet`` and gives
-    ``index_batches(name, start)``: an endless iterator of (B,) index tensors for this process,
-    positioned after ``start`` steps when it can be.
+    checkpoint_every), ``steps``, ``lr``, ``batch``, ``minutes``, ``options``, ``log``,
+    ``quiet`` and gives ``index_batches(name, start)``: an endless iterator of (B,) index
+    tensors for this process, positioned after ``start`` steps when it can be.
     """
 
     acc: Any
@@ -270,20 +303,17 @@ class ComponentLoop:
     lr: dict[str, float]
     batch: dict[str, int]
     minutes: dict[str, float | None]
+    options: LoopOptions
     log: LossLog
     quiet: bool
 
     def setup(self, args: Any, components: tuple, defaults: dict, tiny: dict) -> None:
-        """Accelerate (DDP over gloo without CUDA), per-component steps / batch / lr / time
-        limits from the command line (``defaults``: {"steps": ..., "batch": ..., "lr": ...}),
-        model configs and the loss log: what every trainer sets before its loops."""
-        from accelerate import Accelerator
-        from accelerate.utils import DistributedDataParallelKwargs
-
+        """Accelerate (``make_accelerator``), per-component steps / batch / lr / time limits
+        from the command line (``defaults``: {"steps": ..., "batch": ..., "lr": ...}), the
+        recipe options, model configs and the loss log: what every trainer sets first."""
         self.args = args
-        ddp = DistributedDataParallelKwargs(find_unused_parameters=False)
-        # no CUDA: cpu=True lets torchrun-style launches (WORLD_SIZE > 1) run DDP over gloo
-        self.acc = Accelerator(cpu=not torch.cuda.is_available(), kwargs_handlers=[ddp])
+        self.options = loop_options(args)
+        self.acc = make_accelerator(self.options.mixed_precision)
         self.main = self.acc.is_main_process
         self.out = args.out
         self.steps = per_component(args.steps, defaults["steps"], int, "--steps", components)
@@ -301,16 +331,6 @@ class ComponentLoop:
     def index_batches(self, name: str, start: int) -> Any:
         raise NotImplementedError
 
-    def _stop_now(self, started: float, minutes: float | None) -> bool:
-        """Time limit or SIGTERM/SIGINT, agreed by every process (the main process decides)."""
-        from accelerate.utils import broadcast
-
-        late = minutes is not None and time.time() - started > 60.0 * minutes
-        flag = torch.tensor([int(late or STOP["requested"])])
-        if self.acc.num_processes > 1:
-            flag = broadcast(flag, from_process=0)
-        return bool(flag.item())
-
     def run_loop(
         self,
         name: str,
@@ -321,14 +341,37 @@ class ComponentLoop:
         on_save: Any = None,
     ) -> tuple[torch.nn.Module, EMA | None, int]:
         """loss_fn(model, idx, gen) -> {"total": ..., other scalars}; returns the unwrapped
-        model, its EMA and the step reached. ``on_save(model, ema, step)`` after checkpoints."""
-        steps, lr = self.steps[name], self.lr[name]
-        ckpt = Checkpointer(self.out / "checkpoints" / name)
-        opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.99), weight_decay=0.0)
-        averager = EMA(model) if ema else None
-        start = 0
+        model, its EMA and the step reached. ``on_save(model, ema, step)`` after checkpoints.
+        Stops at ``steps``, or at the first log step after the time budget is spent or a
+        SIGTERM, and saves."""
+        steps = self.steps[name]
+        run = self._start_run(name, model, ema, on_save)
+        batches = self.index_batches(name, run.step)
+        bar = progress(steps, run.step, f"train {name}", self.quiet)
+        budget = TimeBudget(self.minutes[name])
+        while run.step < steps:
+            self._train_step(run, loss_fn, next(batches))
+            bar.update(1)
+            if run.step % self.args.log_every == 0 or run.step == steps:
+                self._log_losses(run, bar, budget)
+                if self._sync_clock(run, budget):
+                    break
+            if run.step % self.args.checkpoint_every == 0:
+                self._save(run)
+        bar.close()
+        if run.step % self.args.checkpoint_every:
+            self._save(run)
+        return self.acc.unwrap_model(run.model), run.averager, run.step
+
+    def _start_run(self, name: str, model: nn.Module, ema: bool, on_save: Any) -> LoopRun:
+        """Optimizer, EMA and generator, restored from the last checkpoint when resuming, and
+        the model and optimizer prepared by Accelerate."""
+        opt = make_optimizer(model.parameters(), self.lr[name])
+        averager = EMA(model, max_decay=self.options.ema_max_decay) if ema else None
         gen = torch.Generator().manual_seed(self.args.seed * 1000 + self.acc.process_index)
-        state = ckpt.load() if self.args.resume else None
+        ckpt = Checkpointer(self.out / "checkpoints" / name)
+        run = LoopRun(name, model, opt, averager, gen, ckpt, on_save)
+        state = run.ckpt.load() if self.args.resume else None
         if state is not None:
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
@@ -336,72 +379,79 @@ class ComponentLoop:
                 averager.load_state_dict(state["ema"])
             set_rng_state(state["rng"])
             gen.set_state(state["gen"])
-            start = int(state["step"])
+            run.step = int(state["step"])
             if self.main and not self.quiet:
-                print(f"[{name}] resuming from step {start}", file=sys.stderr)
-        model, opt = self.acc.prepare(model, opt)
-        batches = self.index_batches(name, start)
-        bar = progress(steps, start, f"train {name}", self.quiet)
-        started = time.time()
-        step = start
-        sums: dict[str, float] = {}
-        count = 0
-        warmup = min(200, max(1, steps // 10))
+                print(f"[{name}] resuming from step {run.step}", file=sys.stderr)
+        run.model, run.opt = self.acc.prepare(model, opt)
+        return run
 
-        def save(step: int) -> None:
-            if self.main:
-                inner = self.acc.unwrap_model(model)
-                raw = opt.optimizer if hasattr(opt, "optimizer") else opt
-                payload = {
-                    "model": inner.state_dict(),
-                    "optimizer": raw.state_dict(),
-                    "rng": rng_state(),
-                    "gen": gen.get_state(),
-                }
-                if averager is not None:
-                    payload["ema"] = averager.state_dict()
-                ckpt.save(step, payload)
-                if on_save is not None:
-                    on_save(inner, averager, step)
-            self.acc.wait_for_everyone()
+    def _train_step(self, run: LoopRun, loss_fn: Any, idx: torch.Tensor) -> None:
+        """One optimizer step at the scheduled learning rate; the losses are summed for the log."""
+        steps = self.steps[run.name]
+        progress_made = max(run.step / steps, run.clock)
+        lr = scheduled_lr(
+            self.lr[run.name],
+            run.step,
+            self.options.warmup_steps(steps),
+            self.options.schedule,
+            progress_made,
+            self.options.min_lr_ratio,
+        )
+        set_lr(run.opt, lr)
+        run.model.train()
+        losses = loss_fn(run.model, idx, run.gen)
+        optimizer_step(self.acc, run.model, run.opt, losses["total"], run.averager)
+        run.step += 1
+        for k, v in losses.items():
+            run.sums[k] = run.sums.get(k, 0.0) + finite_or_raise(v, run.name, run.step)
+        run.count += 1
 
-        while step < steps:
-            idx = next(batches)
-            set_lr(opt, warmup_lr(step, lr, warmup))
-            model.train()
-            losses = loss_fn(model, idx, gen)
-            self.acc.backward(losses["total"])
-            self.acc.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            if averager is not None:
-                averager.update(self.acc.unwrap_model(model))
-            step += 1
-            for k, v in losses.items():
-                sums[k] = sums.get(k, 0.0) + finite_or_raise(v, name, step)
-            count += 1
-            bar.update(1)
-            if step % self.args.log_every == 0 or step == steps:
-                means = {k: round(v / count, 5) for k, v in sums.items()}
-                bar.set_postfix(loss=f"{means['total']:.4f}")
-                self.log.write(
-                    {
-                        "component": name,
-                        "step": step,
-                        "lr": opt.param_groups[0]["lr"],
-                        "elapsed_s": round(time.time() - started, 1),
-                        **means,
-                    }
-                )
-                sums, count = {}, 0
-                if self._stop_now(started, self.minutes[name]):
-                    break
-            if step % self.args.checkpoint_every == 0:
-                save(step)
-        bar.close()
-        if step % self.args.checkpoint_every:
-            save(step)
-        return self.acc.unwrap_model(model), averager, step
+    def _log_losses(self, run: LoopRun, bar: tqdm, budget: TimeBudget) -> None:
+        """The mean losses since the last log line: in the progress bar and the loss log."""
+        means = {k: round(v / run.count, 5) for k, v in run.sums.items()}
+        bar.set_postfix(loss=f"{means['total']:.4f}")
+        self.log.write(
+            {
+                "component": run.name,
+                "step": run.step,
+                "lr": run.opt.param_groups[0]["lr"],
+                "elapsed_s": round(budget.elapsed(), 1),
+                **means,
+            }
+        )
+        run.sums, run.count = {}, 0
+
+    def _sync_clock(self, run: LoopRun, budget: TimeBudget) -> bool:
+        """Whether to stop (time budget spent or SIGTERM/SIGINT) and the budget's spent
+        fraction (for the cosine schedule), both agreed by every process: the main process
+        decides."""
+        from accelerate.utils import broadcast
+
+        stop = budget.spent() or STOP["requested"]
+        flag = torch.tensor([float(stop), budget.fraction()], dtype=torch.float64)
+        if self.acc.num_processes > 1:
+            flag = broadcast(flag.to(self.acc.device), from_process=0).cpu()
+        run.clock = float(flag[1])
+        return bool(flag[0].item())
+
+    def _save(self, run: LoopRun) -> None:
+        """A checkpoint (model, optimizer, RNG, generator, EMA) and ``on_save``, by the main
+        process; every process waits for it."""
+        if self.main:
+            inner = self.acc.unwrap_model(run.model)
+            raw = run.opt.optimizer if hasattr(run.opt, "optimizer") else run.opt
+            payload = {
+                "model": inner.state_dict(),
+                "optimizer": raw.state_dict(),
+                "rng": rng_state(),
+                "gen": run.gen.get_state(),
+            }
+            if run.averager is not None:
+                payload["ema"] = run.averager.state_dict()
+            run.ckpt.save(run.step, payload)
+            if run.on_save is not None:
+                run.on_save(inner, run.averager, run.step)
+        self.acc.wait_for_everyone()
 
     def finish(
         self, name: str, model: torch.nn.Module, step: int, extra: dict | None = None
@@ -422,94 +472,3 @@ class ComponentLoop:
             and int(done.get("step", 0)) >= self.steps[name]
             and (self.out / name / "config.json").is_file()
         )
-
-
-# ----------------------------------------------------------------------------- captions
-
-MAX_TEXT_TOKENS = 64
-
-
-def encode_captions(
-    encoder: Any, captions: list[str], *, batch: int = 64, quiet: bool = True
-) -> dict[str, torch.Tensor]:
-    """Encode captions with a frozen ``avgen.text.TextEncoder``: tokens (N, L, D) fp16 padded to
-    the longest caption, mask (N, L) bool, pooled (N, D) fp32, all on the CPU."""
-    toks, masks, pooled = [], [], []
-    for s in tqdm(range(0, len(captions), batch), desc="text cache", disable=quiet):
-        e = encoder.encode(captions[s : s + batch], max_length=MAX_TEXT_TOKENS)
-        toks.append(e["tokens"].cpu())
-        masks.append(e["mask"].cpu())
-        pooled.append(e["pooled"].float().cpu())
-    length = max(t.shape[1] for t in toks)
-    tokens = torch.zeros(len(captions), length, encoder.dim, dtype=torch.float16)
-    mask = torch.zeros(len(captions), length, dtype=torch.bool)
-    row = 0
-    for t, m in zip(toks, masks):
-        tokens[row : row + t.shape[0], : t.shape[1]] = t.half()
-        mask[row : row + t.shape[0], : t.shape[1]] = m
-        row += t.shape[0]
-    return {"tokens": tokens, "mask": mask, "pooled": torch.cat(pooled)}
-
-
-def text_cache(
-    data: Any, out: Path, accelerator: Any, quiet: bool, batch: int = 64
-) -> dict[str, torch.Tensor]:
-    """Every distinct caption of ``data.unique_captions`` encoded once with the bundled MiniLM,
-    cached in OUT/cache (keyed by the captions) and shared by the audio, video and LoRA trainers.
-    ``batch`` only changes padding, i.e. the encodings in their last fp16 bit."""
-    key = hashlib.sha256("\n".join(data.unique_captions).encode()).hexdigest()[:16]
-    path = out / "cache" / f"text_{key}.safetensors"
-    with accelerator.main_process_first():
-        if not path.is_file():
-            from avgen.text import TextEncoder
-
-            encoder = TextEncoder.from_default()
-            encoded = encode_captions(encoder, data.unique_captions, batch=batch, quiet=quiet)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            save_file(encoded, str(tmp))
-            os.replace(tmp, path)
-    return load_file(str(path))
-
-
-def gather_text(cache: dict[str, torch.Tensor], ids: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The cached encodings of captions ``ids``, trimmed to the batch's longest caption."""
-    mask = cache["mask"][ids]  # (B, Lmax)
-    length = max(1, int(mask.sum(1).max()))
-    return {
-        "tokens": cache["tokens"][ids, :length].float(),  # (B, L, D)
-        "mask": mask[:, :length].clone(),
-        "pooled": cache["pooled"][ids].float(),  # (B, D)
-    }
-
-
-class CaptionIndex:
-    """Every clip's captions as ids into the sorted distinct captions (what ``text_cache``
-    encodes); a training step draws one caption per clip."""
-
-    def index_captions(self, captions: list[list[str]]) -> None:
-        self.captions = captions
-        self.unique_captions = sorted({c for caps in captions for c in caps})
-        index = {c: j for j, c in enumerate(self.unique_captions)}
-        self.caption_ids = [[index[c] for c in caps] for caps in captions]
-
-    def random_captions(self, idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        picks = []
-        for i in idx.tolist():
-            ids = self.caption_ids[i]
-            picks.append(ids[int(torch.randint(len(ids), (1,), generator=gen))])
-        return torch.tensor(picks)
-
-
-def caption_vocabulary(captions: list[str]) -> list[str]:
-    """The prompt-parser phrases (avgen.vocab's words) that occur in the training captions:
-    what a model card's ``## Vocabulary`` section lists for the prompt linter."""
-    from avgen.prompts import LEXICON, _phrase
-
-    longest = max(len(p) for p in LEXICON)
-    grams: set[tuple[str, ...]] = set()
-    for caption in set(captions):
-        words = _phrase(caption)
-        for n in range(1, longest + 1):
-            grams.update(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
-    return sorted(" ".join(p) for p in LEXICON if p in grams and p not in {("a",), ("an",)})

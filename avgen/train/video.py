@@ -20,6 +20,11 @@ are retimed to ``--fps`` and cropped / padded to ``--num-frames``. Output: ``OUT
 ``TextToVideoPipeline.from_pretrained``), ``OUT/vocabulary.json``, ``OUT/train_log.jsonl``,
 ``OUT/checkpoints/<component>/step_*.pt`` (resumed by default). ``--max-minutes`` time-boxes
 each component; SIGTERM stops at the next log step and saves everything.
+
+The recipe flags (``avgen.train.options``) default to the CPU recipe. The GPU recipe of
+``tools/gpu_train_video.py`` is ``--mixed-precision bf16 --lr-schedule cosine --warmup 300
+--min-lr-ratio 0.1 --ema-max-decay 0.999 --max-minutes dit=M --steps dit=1000000``: bf16
+autocast through Accelerate, and the learning rate decayed over the time budget.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import json
 import os
 import signal
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -38,16 +44,19 @@ from safetensors.torch import load_file, save_file
 
 from avgen.diffusion.flow import flow_matching_loss
 from avgen.errors import AvgenError
+from avgen.train.captions import (
+    CaptionIndex,
+    caption_vocabulary,
+    gather_text,
+    text_cache,
+)
 from avgen.train.common import (
     EMA,
     STOP,
-    CaptionIndex,
     ComponentLoop,
-    caption_vocabulary,
-    gather_text,
     request_stop,
-    text_cache,
 )
+from avgen.train.options import add_loop_options
 from avgen.video.dit import VideoDiT, random_known_condition
 from avgen.video.vae import VideoVAE
 
@@ -95,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads per process")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_loop_options(p)
     return p
 
 
@@ -317,6 +327,8 @@ class Trainer(ComponentLoop):
                 "fps": self.args.fps,
                 "components": components,
                 "processes": self.acc.num_processes,
+                "mixed_precision": self.acc.mixed_precision,
+                "recipe": asdict(self.options),
                 "argv": sys.argv,
             }
             (self.out / "train_args.json").write_text(json.dumps(info, indent=2) + "\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -88,6 +89,28 @@ def test_ddp_two_processes_on_cpu(data: Path, tmp_path: Path) -> None:
     log = _log(out)
     assert [r["step"] for r in log if r.get("component") == "dit" and "total" in r] == [1, 2]
     assert json.loads((out / "train_args.json").read_text())["processes"] == 2
+
+
+def test_gpu_recipe_flags_on_cpu(data: Path, tmp_path: Path) -> None:
+    """bf16 autocast through Accelerate, warm-up and cosine decay of the learning rate, EMA
+    decay: the recipe of tools/gpu_train_video.py as trainer flags (a process of its own, as
+    Accelerate's mixed precision is set once per process)."""
+    out = tmp_path / "bf16"
+    cmd = [sys.executable, "-m", "avgen.train.video", *_common(data, out), "--steps", "vae=2,dit=5"]
+    cmd += ["--mixed-precision", "bf16", "--lr-schedule", "cosine", "--warmup", "2"]
+    cmd += ["--min-lr-ratio", "0.1", "--ema-max-decay", "0.9", "--lr", "vae=1e-3,dit=1e-3"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=170, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [r for r in _log(out) if r.get("component") == "dit" and "total" in r]
+    lrs = [r["lr"] for r in rows]
+    # step k: warm-up min(1, (k + 1) / 2) times a cosine from 1 to 0.1 over k / 5 of the steps
+    cosine = [0.1 + 0.45 * (1 + math.cos(math.pi * k / 5)) for k in range(5)]
+    assert lrs == pytest.approx([1e-3 * min(1, (k + 1) / 2) * c for k, c in enumerate(cosine)])
+    assert all(np.isfinite(r["total"]) for r in rows)
+    VideoDiT.from_pretrained(out / "dit")
+    recorded = json.loads((out / "train_args.json").read_text())
+    assert recorded["mixed_precision"] == "bf16" and recorded["recipe"]["schedule"] == "cosine"
 
 
 def test_object_weight_marks_moving_pixels_only() -> None:
