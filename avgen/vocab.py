@@ -1,4 +1,4 @@
-"""The fixed vocabulary of avgen's procedural worlds (see WORLD.md), as data.
+"""The fixed vocabulary of avgen's procedural worlds (see docs/WORLDS.md), as data.
 
 One source of truth for the prompt parser, the world generators, the caption writers and the
 analytic checkers. Each table maps a canonical name to its parameters and the words (synonyms)
@@ -339,7 +339,7 @@ GENRES: dict[str, tuple[str, ...]] = {
     "cinematic": ("cinematic score", "epic", "film score"),
     "dance": ("dance", "electronic", "edm", "techno", "house"),
 }
-# What a genre word implies in SoundWorld (WORLD.md's "genre and mood words map onto the above").
+# What a genre word implies in SoundWorld (docs/WORLDS.md: genre and mood words map onto the above).
 GENRE_DEFAULTS: dict[str, dict[str, object]] = {
     "jazz": {"instruments": ("saxophone", "trumpet", "piano", "bass"), "drums": "swing"},
     "ambient": {"instruments": ("synth pad",), "tempo_class": "slow", "effects": ("hall",)},
@@ -349,40 +349,3 @@ GENRE_DEFAULTS: dict[str, dict[str, object]] = {
     "cinematic": {"instruments": ("strings", "choir"), "tempo_class": "slow", "effects": ("hall",)},
     "dance": {"instruments": ("synth lead",), "drums": "four on the floor", "tempo": (120, 130)},
 }
-
-
-def all_world_words() -> set[str]:
-    """Every word or phrase the worlds know, lower case (used by linters and model cards)."""
-    words: set[str] = set()
-    for table in (
-        SHAPES,
-        SIZE_WORDS,
-        PARTICLES,
-        SPEED_WORDS,
-        CAMERA,
-        TIME_WORDS,
-        DRUM_PATTERNS,
-        PATTERNS,
-        MODES,
-        REGISTERS,
-        TEMPO_WORDS,
-        DYNAMICS,
-        FADES,
-        EFFECTS,
-        SOUND_EFFECTS,
-        GENRES,
-    ):
-        for ws in table.values():
-            words.update(ws)
-    for c in COLOURS.values():
-        words.update(c.words)
-    for s in SCENES.values():
-        words.update(s.words)
-    for m in MOTIONS.values():
-        words.update(m.words)
-    for i in list(INSTRUMENTS.values()) + list(RAGA_INSTRUMENTS.values()):
-        words.update(i.words)
-    words.update(DIRECTIONS)
-    words.update(STYLE_WORDS)
-    words.update(RAGA_WORDS)
-    return words

@@ -1,1 +1,1 @@
-"""The procedural worlds (WORLD.md): SoundWorld, MotionWorld, AVWorld and their checkers."""
+"""The procedural worlds (docs/WORLDS.md): SoundWorld, MotionWorld, AVWorld and their checkers."""

@@ -1,4 +1,4 @@
-"""Analytic audio checkers (CONTRACT.md section 3): what a waveform shows, measured, not guessed.
+"""Analytic audio checkers: what a waveform shows, measured, not guessed (docs/CONTRACTS.md 3).
 
 ``check_audio(audio, sr, expected)`` judges the attributes of a parsed prompt (or of a SoundWorld
 clip's ``.expected``) that a waveform can show: duration, tempo, pitch register, pitch direction,
@@ -34,7 +34,7 @@ CLIP_RUN = 3  # consecutive samples at full scale that count as clipping
 DURATION_TOL_S = 0.1
 DURATION_TOL_REL = 0.05
 TEMPO_TOL = 0.08  # "within 8 %"; octave errors are misses
-TEMPO_SEARCH_BPM = (50.0, 190.0)  # above 180 * 1.08: the 0.3 s echo of WORLD.md sits at 200
+TEMPO_SEARCH_BPM = (50.0, 190.0)  # above 180 * 1.08: the 0.3 s echo (docs/WORLDS.md) sits at 200
 PITCH_ONSET_WEIGHT = 0.5  # pitch-change onsets relative to the spectral flux
 TEMPO_KEEP_FASTER = 0.7  # a faster beat wins if it keeps this share of the strongest peak
 MIN_BEATS = 4
@@ -49,7 +49,7 @@ PITCH_GATE = 0.05  # frames quieter than this share of the loud frames' energy c
 MIN_NOTE_S = 0.1
 DIRECTION_SCORE = 0.2  # (ups - downs) / steps beyond which a line rises or falls
 FADE_RATIO = 0.7  # linear fades give 0.3-0.5 (upper envelope), steady sound about 1
-# Loudness classes by peak: boundaries at the geometric means of WORLD.md's peaks.
+# Loudness classes by peak: boundaries at the geometric means of the worlds' peaks (docs/WORLDS.md).
 LOUD_BOUNDS = (
     math.sqrt(PEAKS["soft"] * PEAKS["normal"]),
     math.sqrt(PEAKS["normal"] * PEAKS["loud"]),

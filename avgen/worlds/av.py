@@ -1,4 +1,4 @@
-"""AVWorld: MotionWorld clips with their soundtrack, for measuring audio-visual sync (WORLD.md).
+"""AVWorld: MotionWorld clips with their soundtrack, for measuring audio-visual sync.
 
 Every physical event of the clip (a floor bounce, a landing, a collision) makes an impact
 sound placed at the event's simulated time to the sample, not at the frame time: a thud for
@@ -10,7 +10,7 @@ cover picture and sound ("a red ball bouncing on a grass field, with a thud at e
 
 Most clips (``EVENT_CLIP_FRACTION``) show a bounce, a fall or a collision. Collisions are rare
 in MotionWorld's own sampler (it keeps paths apart), so a share of clips is built here: two
-objects bouncing towards each other, or a ball bouncing into a resting box.
+objects bouncing towards each other, or a ball bouncing into a resting box. See docs/WORLDS.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""MotionWorld backgrounds: the eight scenes of WORLD.md, their animation and particle layers.
+"""MotionWorld backgrounds: the eight scenes of docs/WORLDS.md, their animation and particle layers.
 
 Scenes are painted with Pillow at ``SUPERSAMPLE`` times the frame size and reduced with a box
 filter (``Image.reduce``), so every edge is anti-aliased. A scene's layout (peaks, buildings,
@@ -353,7 +353,7 @@ def colour_distance(a: tuple[int, ...], b: tuple[int, ...]) -> float:
 
 @cache
 def visible_colours(scene: str, particles: tuple[str, ...] = ()) -> tuple[str, ...]:
-    """Object colours that stay visible over ``scene`` (WORLD.md: no invisible colour pairs).
+    """Object colours that stay visible over ``scene`` (docs/WORLDS.md: no invisible colour pairs).
 
     A colour is excluded when any scene colour (or a falling snowflake) lies within
     ``MIN_CONTRAST`` of it: white on snow, green on grass, orange on the beach.

@@ -1,4 +1,4 @@
-"""Procedural sound effects of SoundWorld (WORLD.md): rain, wind, thunder, clocks, sirens, ...
+"""Procedural sound effects of SoundWorld (docs/WORLDS.md): rain, wind, thunder, clocks, sirens, ...
 
 Every effect is built from the classic recipes of procedural audio (filtered and spectrally
 shaped noise, decaying resonances, event trains; A. Farnell, "Designing Sound", MIT Press 2010),
@@ -16,7 +16,7 @@ from scipy import signal
 from avgen.errors import AvgenError
 from avgen.vocab import SAMPLE_RATE, SOUND_EFFECTS
 
-SFX_PEAK = 0.5  # WORLD.md's "normal" peak
+SFX_PEAK = 0.5  # the "normal" peak of docs/WORLDS.md
 IMPACT_KINDS = ("thud", "knock")
 CLOCK_BPM = 60.0
 FOOTSTEP_BPM_RANGE = (100, 120)

@@ -18,7 +18,7 @@ from avgen.vocab import (
     SOUND_EFFECTS,
     WORLD_VERSION,
 )
-from avgen.worlds import sound
+from avgen.worlds import sound, sound_synth
 from avgen.worlds.audio_checks import check_audio, predominant_pitch
 from avgen.worlds.heldout import heldout_audio
 from avgen.worlds.sfx import SFX_PEAK, render_sfx_events
@@ -157,7 +157,7 @@ def test_bad_inputs(kwargs: dict, match: str) -> None:
 
 
 def test_missing_synthesizer_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sound, "_SYNTH", {})
+    monkeypatch.setattr(sound_synth, "_SYNTH", {})
     monkeypatch.setitem(sys.modules, "tinysoundfont", None)
     with pytest.raises(AvgenError, match="pip install --no-deps tinysoundfont"):
         render_sound_clip(0, instruments=["piano"])
