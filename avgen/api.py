@@ -4,22 +4,33 @@ Argument names follow diffusers (``prompt``, ``negative_prompt``, ``num_inferenc
 ``guidance_scale``, ``num_frames``, ``audio_length_in_s``) so a diffusers user reads them
 without a manual. Every function that writes files writes them atomically and leaves a
 ``<output>.json`` sidecar that ``rerun`` can replay.
+
+``text_to_audio`` and ``text_to_video`` check the settings the API owns (prompt, duration,
+batch, dtype, device, seed, output), load the pipeline once (``audio_pipeline`` /
+``video_pipeline``: avgen's own folders, exported folders, diffusers folders) and hand the rest
+to the one generate path in ``avgen.generate``: the pipeline's ``check_inputs`` checks the
+inputs once against the range table of ``avgen.pipelines.checks``, ``write_batch`` writes every
+output, its previews and its sidecar.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from avgen import __version__
 from avgen.errors import AvgenError
+from avgen.pipelines.checks import RANGES, check_range
+
+if TYPE_CHECKING:
+    from avgen.pipelines.base import AudioPipeline, VideoPipeline
 
 DEFAULT_DURATION_S = 4.0
-MAX_DURATION_S = 600.0
-AUDIO_DURATION_RANGE = (1.0, 60.0)
-VIDEO_DURATION_RANGE = (0.125, 30.0)
+MAX_DURATION_S = RANGES["duration"].high
 DTYPES = ("fp32", "fp16", "bf16")
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
+VIDEO_SUFFIXES = (".mp4",)
 
 
 @dataclass
@@ -53,28 +64,14 @@ def check_prompt(prompt: str | None) -> str:
 
 
 def check_duration(seconds: float | None) -> float | None:
-    """The shared duration check: (0, 600] seconds. Generators then apply their own range."""
+    """The shared duration check: (0, 600] seconds. Each model then checks its own range."""
     if seconds is None:
         return None
     try:
         seconds = float(seconds)
     except (TypeError, ValueError) as exc:
         raise AvgenError(f"duration must be a number of seconds, got {seconds!r}.") from exc
-    if not seconds > 0 or seconds > MAX_DURATION_S:
-        raise AvgenError(
-            f"duration must be more than 0 and at most {MAX_DURATION_S:g} seconds, got {seconds:g}."
-        )
-    return seconds
-
-
-def check_range(name: str, seconds: float, allowed: tuple[float, float]) -> float:
-    """A generator's own duration range, named in the error."""
-    lo, hi = allowed
-    if not lo <= seconds <= hi:
-        raise AvgenError(
-            f"{name} duration must be between {lo:g} and {hi:g} seconds, got {seconds:g}."
-        )
-    return seconds
+    return float(check_range("duration", seconds))
 
 
 def check_device(device: str) -> str:
@@ -101,19 +98,15 @@ def check_device(device: str) -> str:
 
 
 def check_options(options: GenerationOptions) -> GenerationOptions:
-    """Validate the shared settings; raise AvgenError naming the first bad one."""
+    """Validate the settings the API itself uses (duration, batch, dtype, device, seed); raise
+    AvgenError naming the first bad one. Steps, guidance and every model-specific range are
+    the pipeline's ``check_inputs``."""
     check_duration(options.duration_s)
-    if options.num_inference_steps is not None and not 1 <= options.num_inference_steps <= 1000:
-        raise AvgenError(f"steps must be between 1 and 1000, got {options.num_inference_steps}.")
-    if options.guidance_scale is not None and not 0.0 <= options.guidance_scale <= 50.0:
-        raise AvgenError(f"guidance must be between 0 and 50, got {options.guidance_scale:g}.")
-    if not 1 <= options.batch <= 64:
-        raise AvgenError(f"batch must be between 1 and 64, got {options.batch}.")
+    check_range("batch", options.batch)
     if options.dtype not in DTYPES:
         raise AvgenError(f"dtype must be one of {', '.join(DTYPES)}, got {options.dtype!r}.")
     check_device(options.device)
-    if options.seed < 0 or options.seed >= 2**63:
-        raise AvgenError(f"seed must be between 0 and 2**63 - 1, got {options.seed}.")
+    check_range("seed", options.seed)
     return options
 
 
@@ -172,17 +165,17 @@ def check_output(path: str | Path, allowed_suffixes: tuple[str, ...]) -> Path:
     return path
 
 
-# ----------------------------------------------------------------------------- generators
-
-
-def _not_available(what: str, issue: str) -> AvgenError:
-    return AvgenError(f"{what} is not available yet in avgen {__version__}: {issue}.")
+# ----------------------------------------------------------------------------- loading
 
 
 _PIPELINES: dict[tuple[str, ...], Any] = {}
 # GPU switches for diffusers model folders (audio and video alike); avgen's own models ignore them
 GPU_EXTRA_KEYS = ("cpu_offload", "vae_slicing", "vae_tiling")
 AUDIO_EXTRA_KEYS = ("model", "candidates", "vocoder", "lora") + GPU_EXTRA_KEYS
+VIDEO_EXTRA_KEYS = (
+    "model", "width", "height", "fps", "upscale", "init_image", "extend",
+) + GPU_EXTRA_KEYS  # fmt: skip
+DEFAULT_UPSCALE = 256
 
 
 def gpu_options(extra: dict[str, Any]) -> dict[str, bool]:
@@ -196,44 +189,45 @@ def gpu_options(extra: dict[str, Any]) -> dict[str, bool]:
     return out
 
 
-def _diffusers_adapter(kind: str) -> Any:
-    """The class that runs a local diffusers pipeline folder (model_index.json) as ``kind``."""
-    if kind == "audio":
-        from avgen.pipelines.diffusers_audio import DiffusersAudioPipeline
-
-        return DiffusersAudioPipeline
-    from avgen.pipelines.diffusers_video import DiffusersVideoPipeline
-
-    return DiffusersVideoPipeline
+def _check_extra(function: str, extra: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    unknown = sorted(set(extra) - set(allowed))
+    if unknown:
+        raise AvgenError(f"{function} got unknown option(s) {', '.join(unknown)}.")
 
 
-def _run_with_progress(
-    pipe: Any, total: int, *, desc: str, quiet: bool, device: str, dtype: str, **call: Any
-) -> Any:
-    """Call ``pipe(**call)`` with a tqdm bar fed by its step callback; under autocast for
-    fp16/bf16 unless the pipeline loaded its weights in that dtype (diffusers folders)."""
-    import torch
-    from tqdm import tqdm
-
-    amp = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(dtype)
-    if getattr(pipe, "loads_dtype", False):
-        amp = None
-    with tqdm(total=total, desc=desc, unit="step", disable=quiet, leave=False) as bar:
-
-        def tick(i: int, n: int) -> None:
-            bar.update(i - bar.n)
-
-        with torch.autocast(torch.device(device).type, dtype=amp, enabled=amp is not None):
-            return pipe(callback=tick, **call)
-
-
-def _is_avgen_export(folder: Path) -> bool:
-    """True for a diffusers-layout folder that `avgen export audio` wrote (AvgenAudioPipeline)."""
+def _folder_kind(folder: Path) -> str:
+    """ "export" for a folder `avgen export audio` wrote (AvgenAudioPipeline), "diffusers" for
+    another diffusers pipeline folder (model_index.json), else "avgen"."""
     from avgen.pipelines.diffusers_common import is_diffusers_folder, read_model_index
 
     if not is_diffusers_folder(folder):
-        return False
-    return read_model_index(folder).get("_class_name") == "AvgenAudioPipeline"
+        return "avgen"
+    if read_model_index(folder).get("_class_name") == "AvgenAudioPipeline":
+        return "export"
+    return "diffusers"
+
+
+def _loader(kind: str, folder_kind: str) -> Callable[..., Any]:
+    """The ``from_pretrained``-style loader of a ``kind`` ("audio", "video") model folder."""
+    if kind == "audio" and folder_kind == "export":
+        from avgen.export import load_exported
+
+        return load_exported
+    if kind == "audio" and folder_kind == "diffusers":
+        from avgen.pipelines.diffusers_audio import DiffusersAudioPipeline
+
+        return DiffusersAudioPipeline.from_pretrained
+    if kind == "audio":
+        from avgen.pipelines.text_to_audio import TextToAudioPipeline
+
+        return TextToAudioPipeline.from_pretrained
+    if folder_kind != "avgen":
+        from avgen.pipelines.diffusers_video import DiffusersVideoPipeline
+
+        return DiffusersVideoPipeline.from_pretrained
+    from avgen.pipelines.text_to_video import TextToVideoPipeline
+
+    return TextToVideoPipeline.from_pretrained
 
 
 def _ignored_gpu_options(kind: str, options: dict[str, Any]) -> None:
@@ -249,22 +243,15 @@ def _ignored_gpu_options(kind: str, options: dict[str, Any]) -> None:
 
 
 def _cached_pipeline(
-    kind: str,
-    cls: Any,
-    default_dir: Path,
-    model: Any,
-    device: str,
-    lora: Any = None,
-    **options: Any,
+    kind: str, default_dir: Path, model: Any, device: str, lora: Any = None, **options: Any
 ) -> Any:
-    """Load ``cls`` from ``model`` (default: the shipped folder) once per folder, device and
-    LoRA adapter (its path and a hash of its weights, so a retrained adapter reloads).
+    """Load the ``kind`` model ``model`` (default: the shipped folder) once per folder, device
+    and LoRA adapter (its path and a hash of its weights, so a retrained adapter reloads).
 
     A folder with a ``model_index.json`` is a diffusers pipeline: it is loaded by the
     diffusers adapter with ``options`` (dtype, cpu_offload, vae_slicing, vae_tiling), which
-    are then part of the cache key; avgen's own models ignore the GPU switches (a warning)."""
-    from avgen.pipelines.diffusers_common import is_diffusers_folder
-
+    are then part of the cache key; avgen's own models and exported folders ignore the GPU
+    switches (a warning)."""
     folder = Path(model) if model is not None else default_dir
     key: tuple[str, ...] = (kind, str(folder.resolve()), str(device))
     extra: dict[str, Any] = {}
@@ -273,20 +260,15 @@ def _cached_pipeline(
 
         key += (adapter_id(lora),)
         extra["lora"] = lora
-    if model is not None and _is_avgen_export(folder):  # `avgen export audio` wrote it
-        from avgen.export import load_exported
-
-        cls = type("ExportedAvgenAudio", (), {"from_pretrained": staticmethod(load_exported)})
-        _ignored_gpu_options(kind, options)
-    elif model is not None and is_diffusers_folder(folder):
-        cls = _diffusers_adapter(kind)
+    folder_kind = "avgen" if model is None else _folder_kind(folder)
+    if folder_kind == "diffusers" or (kind == "video" and folder_kind == "export"):
         key += tuple(f"{k}={v}" for k, v in sorted(options.items()))
         extra.update(options)
     else:
         _ignored_gpu_options(kind, options)
     if key not in _PIPELINES:
         try:
-            _PIPELINES[key] = cls.from_pretrained(model, device=device, **extra)
+            _PIPELINES[key] = _loader(kind, folder_kind)(model, device=device, **extra)
         except (RuntimeError, AssertionError) as exc:  # e.g. an unavailable device
             raise AvgenError(f"cannot load the {kind} model on device {device!r}: {exc}.") from exc
     return _PIPELINES[key]
@@ -297,16 +279,46 @@ def audio_pipeline(
     device: str = "cpu",
     lora: str | Path | None = None,
     **options: Any,
-) -> Any:
+) -> AudioPipeline:
     """The text-to-audio pipeline of ``model`` (default: the shipped one), loaded once; with
     ``lora`` an adapter folder (``avgen finetune audio``) merged into its denoiser. A diffusers
     folder (AudioLDM, AudioLDM 2, Stable Audio) loads ``DiffusersAudioPipeline`` with
-    ``options`` (dtype, cpu_offload, vae_slicing, vae_tiling)."""
-    from avgen.pipelines.text_to_audio import TextToAudioPipeline, default_audio_model_dir
+    ``options`` (dtype, cpu_offload, vae_slicing, vae_tiling); a folder ``avgen export audio``
+    wrote loads as avgen's own ``TextToAudioPipeline`` (``avgen.export.load_exported``)."""
+    from avgen.pipelines.text_to_audio import default_audio_model_dir
 
-    return _cached_pipeline(
-        "audio", TextToAudioPipeline, default_audio_model_dir(), model, device, lora, **options
-    )
+    return _cached_pipeline("audio", default_audio_model_dir(), model, device, lora, **options)
+
+
+def video_pipeline(
+    model: str | Path | None = None, device: str = "cpu", **options: Any
+) -> VideoPipeline:
+    """The text-to-video pipeline of ``model`` (default: the shipped one), loaded once. A
+    diffusers folder loads ``DiffusersVideoPipeline`` with ``options`` (dtype, cpu_offload,
+    vae_slicing, vae_tiling)."""
+    from avgen.pipelines.text_to_video import default_video_model_dir
+
+    return _cached_pipeline("video", default_video_model_dir(), model, device, **options)
+
+
+# ----------------------------------------------------------------------------- generators
+
+
+def _read_init_audio(init_audio: str | Path | None) -> Any:
+    """The input sound of audio-to-audio as a 16 kHz mono waveform (T,), or None."""
+    if init_audio is None:
+        return None
+    from avgen.media import read_audio
+
+    try:
+        wave, _ = read_audio(init_audio, sr=16000)
+    except AvgenError:
+        raise
+    except Exception as exc:
+        raise AvgenError(f"init audio '{init_audio}' is not a readable audio file.") from exc
+    if wave.size == 0:
+        raise AvgenError(f"init audio '{init_audio}' holds no samples.")
+    return wave
 
 
 def text_to_audio(
@@ -338,11 +350,7 @@ def text_to_audio(
     (its length sets the duration); ``inpaint=(start_s, end_s)`` regenerates only that range;
     ``super_resolution=cutoff_hz`` keeps its band below the cut-off and generates the band above.
     """
-    import torch
-
-    from avgen.media import write_audio, write_spectrogram_png
-    from avgen.prompts import parse_prompt as _parse
-    from avgen.sidecar import write_sidecar
+    from avgen.generate import audio_job, write_batch
 
     options = check_options(
         GenerationOptions(
@@ -350,145 +358,22 @@ def text_to_audio(
             batch, preview, device, dtype, quiet, extra,
         )
     )  # fmt: skip
-    unknown = sorted(set(extra) - set(AUDIO_EXTRA_KEYS))
-    if unknown:
-        raise AvgenError(f"text_to_audio got unknown option(s) {', '.join(unknown)}.")
-    candidates = extra.get("candidates", 1)
-    if candidates is None:
-        candidates = 1
-    if isinstance(candidates, bool) or not isinstance(candidates, int) or not 1 <= candidates <= 16:
-        raise AvgenError(f"candidates must be a whole number from 1 to 16, got {candidates!r}.")
-    vocoder = extra.get("vocoder")
-    model = extra.get("model")
+    _check_extra("text_to_audio", extra, AUDIO_EXTRA_KEYS)
     prompt = check_prompt(prompt)
-    duration, _ = resolve_duration(prompt, options.duration_s)
-    init_wave = None
-    if isinstance(strength, bool) or not isinstance(strength, (int, float)):
-        raise AvgenError(f"strength must be a number in (0, 1], got {strength!r}.")
-    if not 0.0 < float(strength) <= 1.0:
-        raise AvgenError(f"strength must be in (0, 1], got {strength}.")
-    if inpaint is not None:
-        if init_audio is None:
-            raise AvgenError("inpaint needs init_audio (the sound to keep outside the range).")
-        if len(inpaint) != 2:
-            raise AvgenError(f"inpaint must be (start_s, end_s), got {inpaint!r}.")
-        inpaint = (float(inpaint[0]), float(inpaint[1]))
-    if super_resolution is not None:
-        from avgen.pipelines.text_to_audio import check_cutoff
-
-        if init_audio is None:
-            raise AvgenError("super_resolution needs init_audio (its band below the cut-off).")
-        if inpaint is not None:
-            raise AvgenError("super_resolution and inpaint cannot be combined: give one.")
-        super_resolution = check_cutoff(super_resolution)
-    if init_audio is not None:
-        from avgen.media import read_audio
-
-        try:
-            init_wave, _ = read_audio(init_audio, sr=16000)
-        except AvgenError:
-            raise
-        except Exception as exc:
-            raise AvgenError(f"init audio '{init_audio}' is not a readable audio file.") from exc
-        if init_wave.size == 0:
-            raise AvgenError(f"init audio '{init_audio}' holds no samples.")
-        duration = init_wave.shape[0] / 16000
-        if inpaint is not None and not 0.0 <= inpaint[0] < inpaint[1] <= duration:
-            raise AvgenError(
-                f"inpaint range ({inpaint[0]:g}, {inpaint[1]:g}) must satisfy "
-                f"0 <= start < end <= {duration:.2f} (the input's duration in seconds)."
-            )
-    check_range("audio", duration, AUDIO_DURATION_RANGE)
-    output = check_output(output, (".wav", ".flac", ".ogg", ".mp3"))
+    duration, _ = resolve_duration(prompt, audio_length_in_s)
+    init_wave = _read_init_audio(init_audio)
+    output = check_output(output, AUDIO_SUFFIXES)
     lora = extra.get("lora")
     if lora is not None and not isinstance(lora, str | Path):
         raise AvgenError(f"lora must be an adapter folder path, got {lora!r}.")
-    gpu = gpu_options(extra)
-    pipe = audio_pipeline(model, device, lora, dtype=dtype, **gpu)
-    steps = int(num_inference_steps or pipe.config["num_inference_steps"])
-    guidance = float(pipe.config["guidance_scale"] if guidance_scale is None else guidance_scale)
-    vocoder = vocoder or str(pipe.config["vocoder"])
-    pipe.check_inputs(prompt, steps, guidance, duration, candidates, vocoder)
-    parsed = _parse(prompt).to_dict()
-    written: list[Path] = []
-    for j, path in enumerate(output_paths(output, 1, batch)[0]):
-        generator = torch.Generator().manual_seed(seed + j)
-        result = _run_with_progress(
-            pipe,
-            steps * len(pipe.window_plan(duration)),
-            desc="audio",
-            quiet=quiet,
-            device=device,
-            dtype=dtype,
-            prompt=prompt,
-            negative_prompt=negative_prompt,
-            num_inference_steps=steps,
-            guidance_scale=guidance,
-            audio_length_in_s=duration,
-            generator=generator,
-            num_candidates=candidates,
-            vocoder=vocoder,
-            init_audio=init_wave,
-            strength=float(strength),
-            inpaint=inpaint,
-            super_resolution=super_resolution,
-        )
-        write_audio(path, result.audio, result.sample_rate)
-        if preview:
-            write_spectrogram_png(
-                path.with_name(path.name + ".png"), result.audio, result.sample_rate
-            )
-        settings: dict[str, Any] = {
-            "negative_prompt": negative_prompt,
-            "num_inference_steps": steps,
-            "guidance_scale": guidance,
-            "audio_length_in_s": duration,
-            "batch": 1,
-            "preview": preview,
-            "device": device,
-            "dtype": dtype,
-            "candidates": candidates,
-            "vocoder": vocoder,
-            **gpu,
-        }
-        if model is not None:
-            settings["model"] = str(model)
-        if lora is not None:
-            settings["lora"] = str(lora)
-        if init_audio is not None:
-            settings["init_audio"] = str(Path(init_audio).resolve())
-            settings["strength"] = float(strength)
-            settings["inpaint"] = None if inpaint is None else list(inpaint)
-            settings["super_resolution"] = super_resolution
-        write_sidecar(
-            path,
-            command="audio",
-            prompt=prompt,
-            seed=seed + j,
-            settings=settings,
-            model_id=pipe.model_id,
-            parsed=parsed,
-            extra={"clap_scores": result.clap_scores, "tempo_bpm": result.settings["tempo_bpm"]},
-        )
-        written.append(path)
-    return written
-
-
-VIDEO_EXTRA_KEYS = (
-    "model", "width", "height", "fps", "upscale", "init_image", "extend",
-) + GPU_EXTRA_KEYS  # fmt: skip
-DEFAULT_UPSCALE = 256
-
-
-def video_pipeline(model: str | Path | None = None, device: str = "cpu", **options: Any) -> Any:
-    """The text-to-video pipeline of ``model`` (default: the shipped one), loaded once. A
-    diffusers folder loads ``DiffusersVideoPipeline`` with ``options`` (dtype, cpu_offload,
-    vae_slicing, vae_tiling)."""
-    from avgen.pipelines.text_to_video import TextToVideoPipeline, default_video_model_dir
-
-    return _cached_pipeline(
-        "video", TextToVideoPipeline, default_video_model_dir(), model, device, **options
-    )
+    extra = {**extra, **gpu_options(extra)}
+    gpu = {k: extra[k] for k in GPU_EXTRA_KEYS}
+    pipe = audio_pipeline(extra.get("model"), device, lora, dtype=dtype, **gpu)
+    edit = dict(init_audio=init_audio, strength=strength, inpaint=inpaint,
+                super_resolution=super_resolution)  # fmt: skip
+    job = audio_job(pipe, prompt, options, duration, init_wave, edit, extra)
+    paths = output_paths(output, 1, batch)[0]
+    return write_batch(pipe, job, paths, seed=seed, quiet=quiet, device=device, dtype=dtype)
 
 
 def text_to_video(
@@ -521,11 +406,7 @@ def text_to_video(
     seed with batch 1, so ``rerun`` replays it. ``preview`` also writes ``<output>.gif`` and a
     contact sheet ``<output>.png``.
     """
-    import torch
-
-    from avgen.media import upscale_frames, write_contact_sheet, write_gif, write_mp4
-    from avgen.prompts import parse_prompt as _parse
-    from avgen.sidecar import write_sidecar
+    from avgen.generate import video_job, write_batch
 
     options = check_options(
         GenerationOptions(
@@ -533,138 +414,18 @@ def text_to_video(
             batch, preview, device, dtype, quiet, extra,
         )
     )  # fmt: skip
-    unknown = sorted(set(extra) - set(VIDEO_EXTRA_KEYS))
-    if unknown:
-        raise AvgenError(f"text_to_video got unknown option(s) {', '.join(unknown)}.")
-    model = extra.get("model")
-    width, height, fps = extra.get("width"), extra.get("height"), extra.get("fps")
-    upscale = extra.get("upscale")
-    upscale = DEFAULT_UPSCALE if upscale is None else upscale
-    init_image, extend = extra.get("init_image"), extra.get("extend")
-    if isinstance(upscale, bool) or not isinstance(upscale, int) or not 0 <= upscale <= 4096:
-        raise AvgenError(
-            f"upscale must be a whole number of pixels from 0 to 4096, got {upscale!r}."
-        )
-    if fps is not None and (
-        isinstance(fps, bool) or not isinstance(fps, int) or not 1 <= fps <= 30
-    ):
-        raise AvgenError(f"fps must be a whole number from 1 to 30, got {fps!r}.")
+    _check_extra("text_to_video", extra, VIDEO_EXTRA_KEYS)
+    upscale = DEFAULT_UPSCALE if extra.get("upscale") is None else extra["upscale"]
+    check_range("upscale", upscale)
     prompt = check_prompt(prompt)
-    duration = None
-    if num_frames is None:
-        duration, _ = resolve_duration(prompt, options.duration_s)
-        check_range("video", duration, VIDEO_DURATION_RANGE)
-    elif isinstance(num_frames, bool) or not isinstance(num_frames, int):
-        raise AvgenError(f"num_frames must be a whole number, got {num_frames!r}.")
-    output = check_output(output, (".mp4",))
-    gpu = gpu_options(extra)
-    pipe = video_pipeline(model, device, dtype=dtype, **gpu)
-    # unset size / fps: the model's own (avgen's: 64x64 at 8 fps; diffusers: the family's)
-    native = pipe.config.get("native_size", 64)
-    width = int(pipe.config.get("width", native)) if width is None else width
-    height = int(pipe.config.get("height", native)) if height is None else height
-    fps = int(pipe.config.get("fps", 8)) if fps is None else fps
-    if num_frames is None:
-        num_frames = max(1, round(duration * fps))
-        if hasattr(pipe, "snap_frames"):  # a duration is approximate: the model's nearest count
-            num_frames = pipe.snap_frames(num_frames, warn=False)
-    steps = int(num_inference_steps or pipe.config["num_inference_steps"])
-    guidance = float(pipe.config["guidance_scale"] if guidance_scale is None else guidance_scale)
-    pipe.check_inputs(prompt, steps, guidance, num_frames, fps)
-    width, height = pipe.snap_size(width, height)
-    source = None
-    if extend is not None:  # read once, before any work: a bad file fails here
-        from avgen.pipelines.text_to_video import load_video
-
-        source, _ = load_video(extend, width, height)
-    image = None
-    if init_image is not None:
-        from avgen.pipelines.text_to_video import load_image
-
-        image = load_image(init_image, width, height)
-    parsed = _parse(prompt).to_dict()
-    written: list[Path] = []
-    for j, path in enumerate(output_paths(output, 1, batch)[0]):
-        generator = torch.Generator().manual_seed(seed + j)
-        result = _run_with_progress(
-            pipe,
-            steps * len(pipe.window_plan(num_frames, has_context=source is not None)),
-            desc="video",
-            quiet=quiet,
-            device=device,
-            dtype=dtype,
-            prompt=prompt,
-            negative_prompt=negative_prompt,
-            num_inference_steps=steps,
-            guidance_scale=guidance,
-            num_frames=num_frames,
-            width=width,
-            height=height,
-            fps=fps,
-            generator=generator,
-            init_image=image,
-            extend_video=source,
-        )
-        frames = upscale_frames(result.frames, upscale) if upscale else result.frames
-        write_mp4(path, frames, fps)
-        if preview:
-            write_gif(path.with_name(path.name + ".gif"), frames, fps)
-            write_contact_sheet(path.with_name(path.name + ".png"), frames, max_frames=16)
-        settings: dict[str, Any] = {
-            "negative_prompt": negative_prompt,
-            "num_inference_steps": steps,
-            "guidance_scale": guidance,
-            "duration_s": duration_s,
-            "num_frames": num_frames,
-            "batch": 1,
-            "preview": preview,
-            "device": device,
-            "dtype": dtype,
-            "width": width,
-            "height": height,
-            "fps": fps,
-            "upscale": upscale,
-            **gpu,
-        }
-        for key, value in (("model", model), ("init_image", init_image), ("extend", extend)):
-            if value is not None:
-                settings[key] = str(value)
-        write_sidecar(
-            path,
-            command="video",
-            prompt=prompt,
-            seed=seed + j,
-            settings=settings,
-            model_id=pipe.model_id,
-            parsed=parsed,
-            extra={"windows": result.settings["windows"], "joins": result.joins},
-        )
-        written.append(path)
-    return written
-
-
-def text_to_audio_video(prompt: str, output: str | Path, **kwargs: Any) -> list[Path]:
-    """Generated sound and generated video in one synced MP4."""
-    check_options(
-        GenerationOptions(
-            **{k: v for k, v in kwargs.items() if k in GenerationOptions.__dataclass_fields__}
-        )
-    )
-    prompt = check_prompt(prompt)
-    duration, _ = resolve_duration(prompt, kwargs.get("duration_s"))
-    check_range("video", duration, VIDEO_DURATION_RANGE)
-    check_output(output, (".mp4",))
-    raise _not_available("audio+video generation", "it needs the audio and video models")
-
-
-def story(prompts: list[str], output: str | Path, **kwargs: Any) -> list[Path]:
-    """A sequence of prompts over time, one shot each, the same subject across shots."""
-    if not prompts:
-        raise AvgenError("a story needs at least one prompt.")
-    for p in prompts:
-        check_prompt(p)
-    check_output(output, (".mp4",))
-    raise _not_available("story generation", "it needs the video model")
+    duration = None if num_frames is not None else resolve_duration(prompt, duration_s)[0]
+    output = check_output(output, VIDEO_SUFFIXES)
+    extra = {**extra, **gpu_options(extra)}
+    gpu = {k: extra[k] for k in GPU_EXTRA_KEYS}
+    pipe = video_pipeline(extra.get("model"), device, dtype=dtype, **gpu)
+    job = video_job(pipe, prompt, options, duration, num_frames, extra, upscale)
+    paths = output_paths(output, 1, batch)[0]
+    return write_batch(pipe, job, paths, seed=seed, quiet=quiet, device=device, dtype=dtype)
 
 
 # ----------------------------------------------------------------------------- worlds, demo
@@ -678,7 +439,7 @@ def render_demo(
     from avgen.sidecar import write_sidecar
     from avgen.worlds.av import render_av_clip
 
-    output = check_output(output, (".mp4",))
+    output = check_output(output, VIDEO_SUFFIXES)
     clip = render_av_clip(seed)
     frames = upscale_frames(clip.frames, upscale)
     write_mp4(output, frames, clip.fps, audio=clip.audio, sr=clip.sr)
@@ -732,7 +493,12 @@ def rerun(sidecar: str | Path, output: str | Path | None = None) -> list[Path]:
     settings = dict(record["settings"])
     if command == "demo":
         return [render_demo(target, seed=record["seed"], quiet=True, **settings)]
-    generators = {"audio": text_to_audio, "video": text_to_video, "av": text_to_audio_video}
+    generators = {"audio": text_to_audio, "video": text_to_video}
+    if command == "av":
+        raise AvgenError(
+            f"{sidecar} records command 'av' (sound and video in one MP4), which this avgen "
+            f"version cannot generate, so rerun cannot replay it."
+        )
     if command not in generators:
         raise AvgenError(f"{sidecar} records command {command!r}, which rerun cannot replay.")
     return generators[command](record["prompt"], target, seed=record["seed"], **settings)

@@ -49,7 +49,33 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="avgen", description="Text to audio and video, on a laptop CPU.")
     parser.add_argument("--version", action="version", version=f"avgen {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_audio(sub)
+    _add_video(sub)
+    p = sub.add_parser("demo", help="render an example clip with sound and print its path")
+    p.add_argument("-o", "--output", default="out/demo.mp4")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--quiet", action="store_true")
+    _add_prompt(sub)
+    _add_data(sub)
+    p = sub.add_parser("eval", help="measure generated files")
+    esub = p.add_subparsers(dest="eval_command", required=True, parser_class=_Parser)
+    q = esub.add_parser("check", help="analytic checkers on a file, as JSON")
+    q.add_argument("file", type=Path)
+    q.add_argument("--prompt", required=True)
+    p = sub.add_parser("rerun", help="regenerate an output from its sidecar JSON")
+    p.add_argument("sidecar", type=Path)
+    p.add_argument("-o", "--output", default=None)
+    for name, what in (
+        ("train", "train a model from a folder of captioned clips"),
+        ("finetune", "LoRA fine-tuning on a domain"),
+        ("export", "export a model to another layout"),
+    ):
+        p = sub.add_parser(name, help=what)
+        p.add_argument("args", nargs=argparse.REMAINDER)
+    return parser
 
+
+def _add_audio(sub: Any) -> None:
     p = sub.add_parser("audio", help="text to audio")
     add_generation_flags(p, default_output="out/audio.wav")
     p.add_argument("--candidates", type=int, default=1, help="generate N, keep the CLAP-best")
@@ -62,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lora", default=None, help="LoRA adapter folder (avgen finetune audio)")
     p.add_argument("--vocoder", default=None, choices=("griffin-lim", "neural"),
                    help="mel -> waveform (default: the model's pipeline.json)")  # fmt: skip
+
+
+def _add_video(sub: Any) -> None:
     p = sub.add_parser("video", help="text to video")
     add_generation_flags(p, default_output="out/video.mp4")
     p.add_argument("--width", type=int, default=None, help="native width (default: the model's)")
@@ -71,16 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--upscale", type=int, default=256, help="MP4 short side in pixels (0: native)")
     p.add_argument("--init-image", default=None, help="image file: the first frame")
     p.add_argument("--extend", default=None, help="MP4 to continue from its last frames")
-    p = sub.add_parser("av", help="text to video with its sound, in one MP4")
-    add_generation_flags(p, default_output="out/av.mp4")
-    p = sub.add_parser("story", help="a sequence of prompts over time, one shot each")
-    add_generation_flags(p, default_output="out/story.mp4")
 
-    p = sub.add_parser("demo", help="render an example clip with sound and print its path")
-    p.add_argument("-o", "--output", default="out/demo.mp4")
-    p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--quiet", action="store_true")
 
+def _add_prompt(sub: Any) -> None:
     p = sub.add_parser("prompt", help="build, parse and lint prompts")
     psub = p.add_subparsers(dest="prompt_command", required=True, parser_class=_Parser)
     q = psub.add_parser("parse", help="print the parsed prompt as JSON")
@@ -96,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--duration", type=float, default=None)
     q.add_argument("--bpm", type=float, default=None)
 
+
+def _add_data(sub: Any) -> None:
     p = sub.add_parser("data", help="make data sets")
     dsub = p.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
     q = dsub.add_parser("world", help="render a procedural-world data set")
@@ -110,26 +134,6 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--heldout", default="exclude", choices=("exclude", "only", "any"))
     q.add_argument("--workers", type=int, default=None)
     q.add_argument("--quiet", action="store_true")
-
-    p = sub.add_parser("eval", help="measure generated files")
-    esub = p.add_subparsers(dest="eval_command", required=True, parser_class=_Parser)
-    q = esub.add_parser("check", help="analytic checkers on a file, as JSON")
-    q.add_argument("file", type=Path)
-    q.add_argument("--prompt", required=True)
-
-    p = sub.add_parser("rerun", help="regenerate an output from its sidecar JSON")
-    p.add_argument("sidecar", type=Path)
-    p.add_argument("-o", "--output", default=None)
-
-    for name, what in (
-        ("train", "train a model from a folder of captioned clips"),
-        ("finetune", "LoRA fine-tuning on a domain"),
-        ("export", "export a model to another layout"),
-        ("serve", "web UI and HTTP API"),
-    ):
-        p = sub.add_parser(name, help=what)
-        p.add_argument("args", nargs=argparse.REMAINDER)
-    return parser
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -152,8 +156,7 @@ def _prompts(args: argparse.Namespace) -> list[str]:
 
 
 def _generate(args: argparse.Namespace) -> list[Path]:
-    functions = {"audio": api.text_to_audio, "video": api.text_to_video}
-    functions["av"] = api.text_to_audio_video
+    """Every prompt through the same ``avgen.api`` function the web app and users call."""
     kwargs: dict[str, Any] = dict(
         negative_prompt=args.negative_prompt,
         num_inference_steps=args.steps,
@@ -170,43 +173,43 @@ def _generate(args: argparse.Namespace) -> list[Path]:
     for key in api.GPU_EXTRA_KEYS:  # cpu_offload, vae_slicing, vae_tiling: only when set
         if getattr(args, key):
             kwargs[key] = True
-    if args.command == "audio" and args.candidates != 1:
-        kwargs["candidates"] = args.candidates
-    if args.command == "audio" and args.lora is not None:
-        kwargs["lora"] = args.lora
-    if args.command == "audio" and args.vocoder is not None:
-        kwargs["vocoder"] = args.vocoder
-    if args.command == "audio" and args.init_audio is not None:
-        kwargs.update(init_audio=args.init_audio, strength=args.strength)
-        kwargs["inpaint"] = tuple(args.inpaint) if args.inpaint is not None else None
-        kwargs["super_resolution"] = args.super_resolution
-    elif args.command == "audio" and args.inpaint is not None:
-        raise AvgenError("--inpaint needs --init-audio (the sound to keep outside the range).")
-    elif args.command == "audio" and args.super_resolution is not None:
-        raise AvgenError("--super-resolution needs --init-audio (its band below the cut-off).")
-    if args.command == "video":
+    if args.command == "audio":
+        generate = api.text_to_audio
+        kwargs.update(_audio_kwargs(args), audio_length_in_s=args.duration)
+    else:
+        generate = api.text_to_video
         kwargs.update(width=args.width, height=args.height, fps=args.fps, upscale=args.upscale)
-        kwargs.update(num_frames=args.num_frames)
-        if args.init_image is not None:
-            kwargs["init_image"] = args.init_image
-        if args.extend is not None:
-            kwargs["extend"] = args.extend
-    duration_key = "audio_length_in_s" if args.command == "audio" else "duration_s"
-    kwargs[duration_key] = args.duration
+        kwargs.update(num_frames=args.num_frames, duration_s=args.duration)
+        for key in ("init_image", "extend"):
+            if getattr(args, key) is not None:
+                kwargs[key] = getattr(args, key)
     prompts = _prompts(args)
-    if args.command == "story":
-        return api.story(prompts, args.output, **kwargs)
     paths = api.output_paths(args.output, len(prompts), 1)
     written: list[Path] = []
     for prompt, row in zip(prompts, paths):
-        written += functions[args.command](prompt, row[0], **kwargs)
+        written += generate(prompt, row[0], **kwargs)
     return written
+
+
+def _audio_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The audio command's own flags, each passed only when set (as the sidecar records)."""
+    kwargs: dict[str, Any] = {}
+    if args.candidates != 1:
+        kwargs["candidates"] = args.candidates
+    for key in ("lora", "vocoder", "init_audio", "super_resolution"):
+        if getattr(args, key) is not None:
+            kwargs[key] = getattr(args, key)
+    if args.inpaint is not None:
+        kwargs["inpaint"] = tuple(args.inpaint)
+    if args.init_audio is not None:
+        kwargs["strength"] = args.strength
+    return kwargs
 
 
 def run(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     cmd = args.command
-    if cmd in ("audio", "video", "av", "story"):
+    if cmd in ("audio", "video"):
         for path in _generate(args):
             print(path)
     elif cmd == "demo":
@@ -259,8 +262,6 @@ def run(argv: list[str] | None = None) -> int:
         from avgen.export import main as export_main
 
         return export_main(args.args)  # audio --format diffusers OUT [--model SRC]
-    else:
-        raise AvgenError(f"'avgen {cmd}' is not available yet in avgen {__version__}.")
     return 0
 
 

@@ -141,3 +141,15 @@ class TextEncoder:
 
     def __call__(self, prompts: list[str] | str, max_length: int = 64) -> dict[str, torch.Tensor]:
         return self.encode(prompts, max_length=max_length)
+
+
+_SHARED: dict[str, TextEncoder] = {}
+
+
+def shared_text_encoder(device: str | torch.device = "cpu") -> TextEncoder:
+    """The bundled frozen MiniLM, loaded once per process and device: the one cache every
+    pipeline (audio, video, the diffusers adapters' CLAP ranking) draws its encoder from."""
+    key = str(torch.device(device))
+    if key not in _SHARED:
+        _SHARED[key] = TextEncoder.from_default(device=device)
+    return _SHARED[key]

@@ -27,7 +27,7 @@ def assert_one_sentence(err: str) -> None:
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize("command", ["audio", "video", "av"])
+@pytest.mark.parametrize("command", ["audio", "video"])
 def test_unknown_option(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli([command, "a red ball", "--no-such-flag"], capsys)
     assert code == 2
@@ -35,7 +35,7 @@ def test_unknown_option(command: str, capsys: pytest.CaptureFixture[str]) -> Non
     assert "--no-such-flag" in err
 
 
-@pytest.mark.parametrize("command", ["audio", "video", "av"])
+@pytest.mark.parametrize("command", ["audio", "video"])
 @pytest.mark.parametrize("prompt", ["", "   "])
 def test_empty_prompt(command: str, prompt: str, tmp_path: Path, capsys) -> None:
     out = tmp_path / ("x.wav" if command == "audio" else "x.mp4")
@@ -123,7 +123,7 @@ def test_every_generator_shares_the_flags() -> None:
         "--output", "--seed", "--steps", "--guidance", "--negative-prompt", "--duration",
         "--batch", "--prompts-file", "--preview", "--device", "--dtype", "--quiet",
     }  # fmt: skip
-    for name in ("audio", "video", "av", "story"):
+    for name in ("audio", "video"):
         flags = {s for a in sub.choices[name]._actions for s in a.option_strings}
         assert wanted <= flags, name
 

@@ -186,6 +186,44 @@ def test_plain_diffusion_pipeline_loads_with_custom_pipeline_file(
         del sys.modules[name]  # the copied pipeline.py lived under tmp_path
 
 
+# the pipeline.py that folders exported before AvgenAudioPipeline moved to
+# avgen.pipelines.exported_audio carry, word for word
+OLD_PIPELINE_CODE = '''"""This folder's pipeline class, avgen's (avgen must be installed), for
+DiffusionPipeline.from_pretrained(folder, custom_pipeline="pipeline", trust_remote_code=True)."""
+
+from avgen.export import AvgenAudioPipeline
+
+__all__ = ["AvgenAudioPipeline"]
+'''
+
+
+def test_folder_exported_with_the_old_pipeline_file_still_loads(
+    exported: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from diffusers import DiffusionPipeline
+    from diffusers.utils import dynamic_modules_utils
+
+    from avgen import api
+
+    old = tmp_path / "old-export"
+    old.mkdir()
+    for item in exported.iterdir():
+        if item.name != "pipeline.py":
+            (old / item.name).symlink_to(item)
+    (old / "pipeline.py").write_text(OLD_PIPELINE_CODE)
+    monkeypatch.setattr(dynamic_modules_utils, "HF_MODULES_CACHE", str(tmp_path / "modules"))
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    pipe = DiffusionPipeline.from_pretrained(
+        str(old), custom_pipeline="pipeline", trust_remote_code=True
+    )
+    assert type(pipe) is AvgenAudioPipeline and type(pipe.denoiser).__name__ == "AvgenAudioDenoiser"
+    for name in [m for m in sys.modules if m.startswith("diffusers_modules")]:
+        del sys.modules[name]  # the copied pipeline.py lived under tmp_path
+    monkeypatch.setattr(api, "_PIPELINES", {})
+    assert isinstance(api.audio_pipeline(old), TextToAudioPipeline)  # avgen's own loader
+    assert isinstance(load_exported(old), TextToAudioPipeline)
+
+
 def test_cli_errors_and_no_partial_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "out"
     with pytest.raises(AvgenError, match="'avgen export video' is not available"):

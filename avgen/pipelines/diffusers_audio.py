@@ -2,11 +2,12 @@
 
 Runs AudioLDM (``AudioLDMPipeline``, arXiv 2301.12503), AudioLDM 2 (``AudioLDM2Pipeline``,
 arXiv 2308.05734) and Stable Audio Open (``StableAudioPipeline``, arXiv 2407.14358), picked
-from the folder's ``model_index.json``. ``DiffusersAudioPipeline`` has the interface
-``avgen.api.text_to_audio`` drives on ``TextToAudioPipeline``: ``from_pretrained``,
-``config`` (the pipeline's own default steps and guidance), ``model_id``, ``check_inputs``,
-``window_plan`` (always one window: these pipelines generate the whole clip at once) and
-``__call__`` returning an ``AudioPipelineOutput``.
+from the folder's ``model_index.json``. ``DiffusersAudioPipeline`` is an
+``avgen.pipelines.base.AudioPipeline`` like ``TextToAudioPipeline``: ``from_pretrained``,
+``config`` (the pipeline's own default steps and guidance), ``model_id``, ``loads_dtype``,
+``check_inputs``, ``encode_prompt`` (the prompt arguments: the folder's pipeline encodes text
+itself), ``window_plan`` (always one window: these pipelines generate the whole clip at once)
+and ``__call__`` returning an ``AudioPipelineOutput``.
 
 Candidates (``num_candidates`` > 1) are generated in one call (``num_waveforms_per_prompt``)
 and ranked by CLAP: AudioLDM 2 with its own CLAP (its text encoder + feature extractor, as its
@@ -30,7 +31,7 @@ import numpy as np
 import torch
 
 from avgen.errors import AvgenError
-from avgen.pipelines.checks import check_sampling
+from avgen.pipelines.checks import check_range, check_sampling
 from avgen.pipelines.diffusers_common import (
     call_defaults,
     load_diffusers_pipeline,
@@ -44,8 +45,6 @@ FAMILIES = {
     "StableAudioPipeline": "Stable Audio Open",
 }
 VOCODER = "pipeline"  # the folder's own decoder (HiFi-GAN vocoder or Oobleck VAE)
-DURATION_RANGE = (1.0, 60.0)
-MAX_CANDIDATES = 16
 DEFAULT_DURATION_S = 4.0
 
 
@@ -70,7 +69,8 @@ def _audioldm2_fixes(folder: Path, index: dict[str, Any], dtype: torch.dtype) ->
 
 
 class DiffusersAudioPipeline:
-    """A local diffusers text-to-audio pipeline run as an avgen audio model."""
+    """A local diffusers text-to-audio pipeline run as an avgen audio model (an
+    ``avgen.pipelines.base.AudioPipeline``)."""
 
     loads_dtype = True  # weights are loaded in the requested dtype: the API must not autocast
 
@@ -176,27 +176,39 @@ class DiffusersAudioPipeline:
         audio_length_in_s: float,
         num_candidates: int,
         vocoder: str | None,
-    ) -> None:
-        """One clear AvgenError for the first bad input."""
+        init_audio: np.ndarray | None = None,
+        strength: float = 0.6,
+        inpaint: tuple[float, float] | None = None,
+        super_resolution: float | None = None,
+    ) -> float:
+        """One clear AvgenError for the first bad input; returns the duration."""
+        if init_audio is not None or inpaint is not None or super_resolution is not None:
+            raise AvgenError(
+                f"init audio, inpainting and super-resolution are not available for "
+                f"{self.family} folders; use avgen's own audio model for them."
+            )
         check_sampling(prompt, num_inference_steps, guidance_scale, "sound")
-        lo, hi = DURATION_RANGE
+        check_range("candidates", num_candidates)
         top = self.max_duration_s
-        if top is not None:
-            hi = min(hi, math.floor(top * 1000) / 1000)
-        if not lo <= float(audio_length_in_s) <= hi:
-            raise AvgenError(
-                f"{self.family} audio duration must be between {lo:g} and {hi:g} seconds, "
-                f"got {audio_length_in_s:g}."
-            )
-        if isinstance(num_candidates, bool) or not 1 <= int(num_candidates) <= MAX_CANDIDATES:
-            raise AvgenError(
-                f"candidates must be between 1 and {MAX_CANDIDATES}, got {num_candidates}."
-            )
+        high = None if top is None else min(60.0, math.floor(top * 1000) / 1000)
+        label = f"{self.family} audio duration"
+        check_range("audio duration", float(audio_length_in_s), high=high, label=label)
         if vocoder not in (None, VOCODER):
             raise AvgenError(
                 f"vocoder must be {VOCODER!r} for a diffusers model folder (it decodes with its "
                 f"own), got {vocoder!r}."
             )
+        return float(audio_length_in_s)
+
+    def encode_prompt(
+        self, prompt: str, negative_prompt: str | None, batch: int = 1
+    ) -> dict[str, Any]:
+        """2. The diffusers pipeline encodes the text itself: its prompt arguments."""
+        return {
+            "prompt": prompt.strip(),
+            "negative_prompt": negative_prompt or None,
+            "num_waveforms_per_prompt": batch,
+        }
 
     def window_plan(self, duration_s: float) -> list[tuple[int, int]]:
         """One window (start 0, every frame): a diffusers pipeline generates the whole clip."""
@@ -241,7 +253,8 @@ class DiffusersAudioPipeline:
         from avgen.audio.clap import CLAP
         from avgen.audio.mel import SAMPLE_RATE
         from avgen.media import resample
-        from avgen.pipelines.text_to_audio import default_audio_model_dir, shared_text_encoder
+        from avgen.pipelines.text_to_audio import default_audio_model_dir
+        from avgen.text import shared_text_encoder
 
         if self._clap is None:
             folder = default_audio_model_dir() / "clap"
@@ -287,11 +300,6 @@ class DiffusersAudioPipeline:
         total)`` after each denoising step. ``audio`` is (T,) mono or (C, T) for stereo models."""
         from avgen.prompts import parse_prompt
 
-        if init_audio is not None or inpaint is not None or super_resolution is not None:
-            raise AvgenError(
-                f"init audio, inpainting and super-resolution are not available for "
-                f"{self.family} folders; use avgen's own audio model for them."
-            )
         steps = int(num_inference_steps or self.config["num_inference_steps"])
         guidance = float(
             self.config["guidance_scale"] if guidance_scale is None else guidance_scale
@@ -300,14 +308,15 @@ class DiffusersAudioPipeline:
         if duration is None:
             duration = parse_prompt(prompt).duration_s if isinstance(prompt, str) else None
         duration = float(DEFAULT_DURATION_S if duration is None else duration)
-        self.check_inputs(prompt, steps, guidance, duration, num_candidates, vocoder)
-        prompt, n, sr = prompt.strip(), int(num_candidates), self.sample_rate
+        self.check_inputs(  # 1
+            prompt, steps, guidance, duration, num_candidates, vocoder,
+            init_audio, strength, inpaint, super_resolution,
+        )  # fmt: skip
+        n = int(num_candidates)
         kwargs: dict[str, Any] = {
-            "prompt": prompt,
-            "negative_prompt": negative_prompt or None,
+            **self.encode_prompt(prompt, negative_prompt, n),  # 2
             "num_inference_steps": steps,
             "guidance_scale": guidance,
-            "num_waveforms_per_prompt": n,
             "generator": generator,
             "output_type": "np",
             **progress_kwargs(self.pipe, callback, steps),
@@ -316,26 +325,8 @@ class DiffusersAudioPipeline:
             kwargs.update(audio_start_in_s=0.0, audio_end_in_s=duration)
         else:  # one frame more: AudioLDM rounds the length down to whole mel frames
             kwargs["audio_length_in_s"] = duration + self.hop_s
-        try:
-            out = self.pipe(**kwargs)
-        except torch.cuda.OutOfMemoryError as exc:
-            raise AvgenError(
-                f"{self.family} ran out of GPU memory on {self.device}; try --cpu-offload, "
-                "--vae-slicing, fewer candidates or a shorter duration."
-            ) from exc
-        except ValueError as exc:
-            raise AvgenError(f"{self.class_name} rejected the inputs: {exc}") from exc
-        audio = np.asarray(out.audios, dtype=np.float32)  # (N, T) or (N, C, T)
-        length = int(round(duration * sr))
-        audio = audio[..., :length]
-        if audio.shape[-1] < length:
-            pad = [(0, 0)] * (audio.ndim - 1) + [(0, length - audio.shape[-1])]
-            audio = np.pad(audio, pad)
-        if not np.isfinite(audio).all():
-            raise AvgenError(
-                f"{self.family} produced non-finite samples (NaN or inf); try dtype fp32."
-            )
-        scores = self.rank(prompt, audio) if n > 1 else np.zeros(1)
+        audio = self._run(kwargs, duration)  # 3 - 7 inside diffusers
+        scores = self.rank(kwargs["prompt"], audio) if n > 1 else np.zeros(1)  # 8
         order = np.argsort(-scores, kind="stable")
         best = self.peak_limit(audio[order[0]]).astype(np.float32)
         settings = {
@@ -352,7 +343,31 @@ class DiffusersAudioPipeline:
         }
         return AudioPipelineOutput(
             audio=best,
-            sample_rate=sr,
+            sample_rate=self.sample_rate,
             clap_scores=[float(scores[i]) for i in order],
             settings=settings,
         )
+
+    def _run(self, kwargs: dict[str, Any], duration: float) -> np.ndarray:
+        """The diffusers pipeline's own loop; its candidates (N, T) or (N, C, T), cut or padded
+        to ``duration`` and checked for NaN / inf."""
+        try:
+            out = self.pipe(**kwargs)
+        except torch.cuda.OutOfMemoryError as exc:
+            raise AvgenError(
+                f"{self.family} ran out of GPU memory on {self.device}; try --cpu-offload, "
+                "--vae-slicing, fewer candidates or a shorter duration."
+            ) from exc
+        except ValueError as exc:
+            raise AvgenError(f"{self.class_name} rejected the inputs: {exc}") from exc
+        audio = np.asarray(out.audios, dtype=np.float32)  # (N, T) or (N, C, T)
+        length = int(round(duration * self.sample_rate))
+        audio = audio[..., :length]
+        if audio.shape[-1] < length:
+            pad = [(0, 0)] * (audio.ndim - 1) + [(0, length - audio.shape[-1])]
+            audio = np.pad(audio, pad)
+        if not np.isfinite(audio).all():
+            raise AvgenError(
+                f"{self.family} produced non-finite samples (NaN or inf); try dtype fp32."
+            )
+        return audio

@@ -3,8 +3,9 @@ LTX-Video (arXiv 2501.00103) and CogVideoX (arXiv 2408.06072).
 
 ``DiffusersVideoPipeline`` wraps a downloaded diffusers folder (``model_index.json`` + one
 subfolder per component) so that ``avgen.api.text_to_video`` drives it exactly like avgen's own
-``TextToVideoPipeline``: the same ``config`` keys, ``check_inputs`` / ``snap_size`` /
-``window_plan`` steps and a ``__call__`` that returns uint8 frames. The folder's
+``TextToVideoPipeline`` (both are ``avgen.pipelines.base.VideoPipeline``): the same ``config``
+keys, ``check_inputs`` / ``encode_prompt`` / ``snap_size`` / ``snap_frames`` / ``window_plan``
+steps and a ``__call__`` that returns uint8 frames. The folder's
 ``_class_name`` picks the family; the mode picks the diffusers class, built from the loaded
 components with ``from_pipe`` (no second copy of the weights):
 
@@ -39,11 +40,10 @@ import numpy as np
 import torch
 
 from avgen.errors import AvgenError
-from avgen.pipelines.checks import MAX_VIDEO_SECONDS, check_frames, check_sampling
+from avgen.pipelines.checks import check_frames, check_range, check_sampling
 from avgen.pipelines.diffusers_common import load_diffusers_pipeline, progress_kwargs
 from avgen.pipelines.text_to_video import VideoPipelineOutput, fit_frames
 
-MAX_SECONDS = MAX_VIDEO_SECONDS
 MAX_SIZE = 2048
 
 
@@ -132,7 +132,8 @@ def _pil(frame: np.ndarray) -> Any:
 
 
 class DiffusersVideoPipeline:
-    """A local Wan / LTX-Video / CogVideoX diffusers folder, run as an avgen video model."""
+    """A local Wan / LTX-Video / CogVideoX diffusers folder, run as an avgen video model (an
+    ``avgen.pipelines.base.VideoPipeline``)."""
 
     loads_dtype = True  # loaded in the requested dtype: the caller must not autocast
 
@@ -269,8 +270,7 @@ class DiffusersVideoPipeline:
         m = self.size_multiple
         out = []
         for name, v in (("width", width), ("height", height)):
-            if isinstance(v, bool) or not isinstance(v, int | float) or not m <= v <= MAX_SIZE:
-                raise AvgenError(f"{name} must be from {m} to {MAX_SIZE} pixels, got {v!r}.")
+            check_range(name, v, low=m, high=MAX_SIZE)
             snapped = int(min(MAX_SIZE // m * m, max(m, m * math.floor(v / m + 0.5))))
             if snapped != v:
                 warnings.warn(
@@ -303,12 +303,20 @@ class DiffusersVideoPipeline:
         prompt: str,
         num_inference_steps: int,
         guidance_scale: float,
-        num_frames: int,
+        num_frames: int | None,
         fps: int,
+        duration_s: float | None = None,
     ) -> None:
-        """1. One clear AvgenError for the first bad input."""
+        """1. One clear AvgenError for the first bad input (``num_frames`` None: the frame count
+        comes from ``duration_s``)."""
         check_sampling(prompt, num_inference_steps, guidance_scale, "video")
-        check_frames(num_frames, fps)
+        check_frames(num_frames, fps, duration_s)
+
+    def encode_prompt(
+        self, prompt: str, negative_prompt: str | None, batch: int = 1
+    ) -> dict[str, Any]:
+        """2. The diffusers pipeline encodes the text itself: its prompt arguments."""
+        return {"prompt": prompt.strip(), "negative_prompt": negative_prompt or None}
 
     def window_plan(self, num_frames: int, has_context: bool = False) -> list[int]:
         """One window: diffusers video models make the whole clip at once."""
@@ -403,10 +411,8 @@ class DiffusersVideoPipeline:
         mode = "text" if init_image is None else "image"
         mode = "extend" if extend_video is not None else mode
         pipe = self._mode_pipe(mode, init_image is not None, extend_video is not None)
-
         kwargs: dict[str, Any] = dict(
-            prompt=prompt.strip(),
-            negative_prompt=negative_prompt or None,
+            **self.encode_prompt(prompt, negative_prompt),  # 2
             height=height,
             width=width,
             num_inference_steps=steps,
@@ -420,40 +426,13 @@ class DiffusersVideoPipeline:
         keep_from = 0  # generated frames before this index re-create known frames: dropped
         if extend_video is not None:
             source = fit_frames(np.asarray(extend_video), width, height)
-            if len(source) == 0:
-                raise AvgenError("the video to extend holds no frames.")
-            if self.family.name == "LTX-Video":
-                from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
-
-                r = self.vae_temporal  # the clip's last 1 + r * j frames: j whole latent steps
-                context = 1 + r * min(LTX_CONTEXT_LATENT_FRAMES - 1, (len(source) - 1) // r)
-                clip = [_pil(f) for f in source[-context:]]
-                kwargs["conditions"] = [LTXVideoCondition(video=clip, frame_index=0)]
-            else:
-                context = 1
-                kwargs["image"] = _pil(source[-1])
-            # the continuation's first frame is the clip's last: num_frames counts it
-            total = self.snap_frames(context - 1 + num_frames, warn=False)
-            if total != context - 1 + num_frames:
-                warnings.warn(
-                    f"{self.family.name} makes {self.frame_step}k+1 frames; continuing with "
-                    f"{total - context} new frames instead of {num_frames - 1}.",
-                    stacklevel=2,
-                )
-            kwargs["num_frames"], keep_from = total, context
+            keep_from = self._extend_kwargs(kwargs, source, num_frames)
         else:
             if init_image is not None:
                 image = fit_frames(np.asarray(init_image)[None], width, height)[0]
                 kwargs["image"] = _pil(image)
             kwargs["num_frames"] = self.snap_frames(num_frames)
-        try:
-            result = pipe(**kwargs)
-        except torch.cuda.OutOfMemoryError as exc:  # type: ignore[attr-defined]
-            raise AvgenError(
-                f"out of GPU memory at {width}x{height} x {kwargs['num_frames']} frames; try a "
-                "smaller size or fewer frames, --cpu-offload, --vae-tiling or --dtype bf16."
-            ) from exc
-        frames = _to_uint8(result.frames)[keep_from:]
+        frames = self._run(pipe, kwargs)[keep_from:]  # 3 - 6 inside diffusers
         joins = [len(source)] if len(source) else []
         video = np.concatenate([source, frames]) if len(source) else frames
         settings = {
@@ -469,3 +448,42 @@ class DiffusersVideoPipeline:
             "pipeline_class": type(pipe).__name__,
         }
         return VideoPipelineOutput(frames=video, fps=fps, joins=joins, settings=settings)
+
+    def _extend_kwargs(self, kwargs: dict[str, Any], source: np.ndarray, num_frames: int) -> int:
+        """Condition on the end of ``source`` (F, H, W, 3): LTX on its last frames, Wan and
+        CogVideoX on its last frame; sets ``num_frames`` and returns how many generated frames
+        re-create the clip (dropped)."""
+        if len(source) == 0:
+            raise AvgenError("the video to extend holds no frames.")
+        if self.family.name == "LTX-Video":
+            from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
+
+            r = self.vae_temporal  # the clip's last 1 + r * j frames: j whole latent steps
+            context = 1 + r * min(LTX_CONTEXT_LATENT_FRAMES - 1, (len(source) - 1) // r)
+            clip = [_pil(f) for f in source[-context:]]
+            kwargs["conditions"] = [LTXVideoCondition(video=clip, frame_index=0)]
+        else:
+            context = 1
+            kwargs["image"] = _pil(source[-1])
+        # the continuation's first frame is the clip's last: num_frames counts it
+        total = self.snap_frames(context - 1 + num_frames, warn=False)
+        if total != context - 1 + num_frames:
+            warnings.warn(
+                f"{self.family.name} makes {self.frame_step}k+1 frames; continuing with "
+                f"{total - context} new frames instead of {num_frames - 1}.",
+                stacklevel=3,
+            )
+        kwargs["num_frames"] = total
+        return context
+
+    def _run(self, pipe: Any, kwargs: dict[str, Any]) -> np.ndarray:
+        """The diffusers pipeline's own loop; its frames as uint8 (F, H, W, 3)."""
+        try:
+            result = pipe(**kwargs)
+        except torch.cuda.OutOfMemoryError as exc:  # type: ignore[attr-defined]
+            raise AvgenError(
+                f"out of GPU memory at {kwargs['width']}x{kwargs['height']} x "
+                f"{kwargs['num_frames']} frames; try a smaller size or fewer frames, "
+                "--cpu-offload, --vae-tiling or --dtype bf16."
+            ) from exc
+        return _to_uint8(result.frames)

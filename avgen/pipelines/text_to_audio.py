@@ -31,28 +31,20 @@ import torch
 
 from avgen.audio.clap import CLAP
 from avgen.audio.denoiser import AudioDenoiser, beat_grid
-from avgen.audio.mel import (
-    FMAX,
-    FMIN,
-    HOP,
-    N_MELS,
-    SAMPLE_RATE,
-    MelFrontEnd,
-    griffin_lim,
-    hz_to_mel,
-    mel_to_hz,
-)
+from avgen.audio.mel import HOP, SAMPLE_RATE, MelFrontEnd, griffin_lim
 from avgen.audio.vae import MelVAE
 from avgen.audio.vocoder import Vocoder
 from avgen.diffusion.flow import sample, timestep_schedule
+from avgen.diffusion.windows import overlap_inpaint, plan_windows, window_callback
 from avgen.errors import AvgenError
-from avgen.pipelines.checks import check_sampling, read_pipeline_config
+from avgen.pipelines.audio_to_audio import AudioToAudioSteps, check_cutoff, check_init
+from avgen.pipelines.checks import check_range, check_sampling, read_pipeline_config
+from avgen.text import shared_text_encoder
 
 PIPELINE_CONFIG = "pipeline.json"
 PIPELINE_CLASS = "TextToAudioPipeline"
-DURATION_RANGE = (1.0, 60.0)
-MAX_CANDIDATES = 16
 VOCODERS = ("neural", "griffin-lim")
+SECONDS_PER_LATENT = HOP * 4 / SAMPLE_RATE  # one latent frame: 4 mel hops
 DEFAULTS: dict[str, Any] = {
     "num_inference_steps": 25,
     "guidance_scale": 3.0,
@@ -65,22 +57,12 @@ DEFAULTS: dict[str, Any] = {
     "vocoder": "neural",
 }
 
-_TEXT_ENCODERS: dict[str, Any] = {}
+__all__ = ["AudioPipelineOutput", "TextToAudioPipeline", "check_cutoff", "shared_text_encoder"]
 
 
 def default_audio_model_dir() -> Path:
     """The shipped model folder ``avgen/models/audio`` (found inside the installed package)."""
     return Path(str(resources.files("avgen") / "models" / "audio"))
-
-
-def shared_text_encoder(device: str | torch.device = "cpu") -> Any:
-    """The bundled frozen MiniLM, loaded once per process and device."""
-    from avgen.text import TextEncoder
-
-    key = str(torch.device(device))
-    if key not in _TEXT_ENCODERS:
-        _TEXT_ENCODERS[key] = TextEncoder.from_default(device=device)
-    return _TEXT_ENCODERS[key]
 
 
 def prompt_tempo(prompt: str) -> float:
@@ -97,17 +79,47 @@ def prompt_tempo(prompt: str) -> float:
     return math.nan
 
 
-def check_cutoff(cutoff_hz: Any) -> float:
-    """The super-resolution cut-off in Hz, which must lie strictly inside the mel range."""
-    hi = SAMPLE_RATE / 2
-    if isinstance(cutoff_hz, bool) or not isinstance(cutoff_hz, (int, float)):
-        raise AvgenError(f"super-resolution cut-off must be a number in Hz, got {cutoff_hz!r}.")
-    if not FMIN < float(cutoff_hz) < hi:
-        raise AvgenError(
-            f"super-resolution cut-off must be between {FMIN:g} and {hi:g} Hz (exclusive), "
-            f"got {cutoff_hz:g}."
-        )
-    return float(cutoff_hz)
+def window_condition(
+    cond: dict[str, torch.Tensor],
+    tempo: torch.Tensor,
+    grid: torch.Tensor,
+    start: int,
+    length: int,
+) -> dict[str, torch.Tensor]:
+    """The condition of the window (start, length): the text plus tempo (B,), seconds (B,) and
+    its slice (B, length, 4) of the whole clip's beat grid (B, total, 4)."""
+    return {
+        **cond,
+        "tempo": tempo,
+        # seconds_total (Stable Audio) = real audio in the window, as in training
+        "seconds": torch.full(tempo.shape, length * SECONDS_PER_LATENT, device=tempo.device),
+        "beat": grid[:, start : start + length],
+    }
+
+
+def window_inpaint(
+    latent: torch.Tensor,
+    plan: list[tuple[int, int]],
+    k: int,
+    shape: tuple[int, ...],
+    init_latent: torch.Tensor | None,
+    user_keep: torch.Tensor | None,
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Window ``k``'s (known, keep) pair: the previous window's overlap (cross-faded) and an
+    edit's kept input latent (``user_keep`` 1 = keep), or None when nothing is known."""
+    start, length = plan[k]
+    window = slice(start, start + length)
+    inpaint = None
+    if user_keep is not None and init_latent is not None:
+        inpaint = (init_latent[..., window].clone(), user_keep[..., window].clone())
+    if k == 0:
+        return inpaint
+    known, keep = overlap_inpaint(latent, plan, k, shape)
+    if inpaint is not None:  # the input's kept frames beyond the overlap stay kept
+        overlap = plan[k - 1][0] + plan[k - 1][1] - start
+        known[..., overlap:] = inpaint[0][..., overlap:]
+        keep = torch.maximum(keep, inpaint[1])
+    return known, keep
 
 
 @dataclass
@@ -121,8 +133,11 @@ class AudioPipelineOutput:
     settings: dict[str, Any] = field(default_factory=dict)
 
 
-class TextToAudioPipeline:
-    """VAE + vocoder + CLAP + latent denoiser + frozen MiniLM, run as one text-to-audio model."""
+class TextToAudioPipeline(AudioToAudioSteps):
+    """VAE + vocoder + CLAP + latent denoiser + frozen MiniLM, run as one text-to-audio model
+    (an ``avgen.pipelines.base.AudioPipeline``)."""
+
+    loads_dtype = False  # float32 weights: the API autocasts for fp16 / bf16
 
     def __init__(
         self,
@@ -224,19 +239,18 @@ class TextToAudioPipeline:
         audio_length_in_s: float,
         num_candidates: int,
         vocoder: str,
-    ) -> None:
-        """1. One clear AvgenError for the first bad input."""
+        init_audio: np.ndarray | None = None,
+        strength: float = 0.6,
+        inpaint: tuple[float, float] | None = None,
+        super_resolution: float | None = None,
+    ) -> float:
+        """1. One clear AvgenError for the first bad input; returns the duration to generate
+        (``init_audio``'s own length when it is given)."""
+        duration = check_init(init_audio, strength, inpaint, super_resolution)  # 1b
+        duration = audio_length_in_s if duration is None else duration
         check_sampling(prompt, num_inference_steps, guidance_scale, "sound")
-        lo, hi = DURATION_RANGE
-        if not lo <= float(audio_length_in_s) <= hi:
-            raise AvgenError(
-                f"audio duration must be between {lo:g} and {hi:g} seconds, "
-                f"got {audio_length_in_s:g}."
-            )
-        if not 1 <= int(num_candidates) <= MAX_CANDIDATES:
-            raise AvgenError(
-                f"candidates must be between 1 and {MAX_CANDIDATES}, got {num_candidates}."
-            )
+        check_range("candidates", num_candidates)
+        check_range("audio duration", float(duration))
         if num_candidates > 1 and self.clap is None:
             raise AvgenError(
                 f"candidates={num_candidates} needs a CLAP model; this folder has none."
@@ -245,6 +259,7 @@ class TextToAudioPipeline:
             raise AvgenError(f"vocoder must be one of {', '.join(VOCODERS)}, got {vocoder!r}.")
         if vocoder == "neural" and self.vocoder is None:
             raise AvgenError("vocoder='neural' needs a vocoder/ folder; use 'griffin-lim'.")
+        return float(duration)
 
     def encode_prompt(
         self, prompt: str, negative_prompt: str | None, batch: int
@@ -270,14 +285,11 @@ class TextToAudioPipeline:
         and cropped, so the denoiser always sees what it was trained on); windows advance by
         ``window - overlap`` and the last one is pulled back to end exactly at the end.
         """
-        spf = HOP * 4 / SAMPLE_RATE  # seconds per latent frame
+        spf = SECONDS_PER_LATENT
         total = math.ceil(math.ceil(round(duration_s * SAMPLE_RATE) / HOP) / 4)
         win = max(1, round(self.config["window_s"] / spf))
         overlap = min(win - 1, round(self.config["overlap_s"] / spf))
-        starts = [0]
-        while starts[-1] + win < total:
-            starts.append(min(starts[-1] + win - overlap, total - win))
-        return [(s, win) for s in starts]
+        return plan_windows(total, win, overlap)
 
     def prepare_latents(
         self, batch: int, frames: int, generator: torch.Generator | None
@@ -309,175 +321,29 @@ class TextToAudioPipeline:
         """
         plan = self.window_plan(duration_s)
         total = plan[-1][0] + plan[-1][1]  # >= the requested length; cropped after decoding
-        spf = HOP * 4 / SAMPLE_RATE
         tempo_t = torch.full((batch,), tempo, device=self.device)
-        grid = beat_grid(tempo_t, total, spf)  # (B, total, 4): one beat phase for all windows
-        latent = torch.zeros(
-            batch,
-            self.vae.latent_channels,
-            self.vae.config["n_mels"] // 4,
-            total,
-            device=self.device,
-        )
-        done_steps, all_steps = 0, steps * len(plan)
-
-        def step_cb(i: int, n: int) -> None:
-            if callback is not None:
-                callback(done_steps + i, all_steps)
-
+        grid = beat_grid(tempo_t, total, SECONDS_PER_LATENT)  # (B, total, 4): one beat phase
+        latent = torch.zeros(self.prepare_latents(batch, total, generator), device=self.device)
         for k, (start, length) in enumerate(plan):
             shape = self.prepare_latents(batch, length, generator)
-            window_cond = {
-                **cond,
-                "tempo": tempo_t,
-                # seconds_total (Stable Audio) = real audio in the window, as in training
-                "seconds": torch.full((batch,), length * spf, device=self.device),
-                "beat": grid[:, start : start + length],
-            }
-            inpaint = None
             window = slice(start, start + length)
-            x_init = init_latent[..., window] if init_latent is not None else None
-            if user_keep is not None and init_latent is not None:
-                inpaint = (init_latent[..., window].clone(), user_keep[..., window].clone())
-            if k > 0:
-                prev_end = plan[k - 1][0] + plan[k - 1][1]
-                overlap = prev_end - start
-                known = torch.zeros(shape, device=self.device)
-                known[..., :overlap] = latent[..., start:prev_end]
-                keep = torch.zeros(1, 1, 1, length, device=self.device)
-                keep[..., :overlap] = 1.0
-                fade = max(1, overlap // 4)  # soft edge: a latent crossfade at every step
-                keep[..., overlap - fade : overlap] = torch.linspace(1.0, 0.0, fade + 2)[1:-1]
-                if inpaint is not None:  # the input's kept frames beyond the overlap stay kept
-                    known[..., overlap:] = inpaint[0][..., overlap:]
-                    keep = torch.maximum(keep, inpaint[1])
-                inpaint = (known, keep)
             x = sample(
                 self.denoiser,
                 shape,
-                window_cond,
+                window_condition(cond, tempo_t, grid, start, length),
                 uncond,
                 num_inference_steps=steps,
                 guidance_scale=guidance,
                 generator=generator,
-                x_init=x_init,
+                x_init=init_latent[..., window] if init_latent is not None else None,
                 t_start=t_start,
-                inpaint=inpaint,
-                callback=step_cb,
+                inpaint=window_inpaint(latent, plan, k, shape, init_latent, user_keep),
+                callback=window_callback(callback, k * steps, steps * len(plan)),
                 shift=float(self.config["shift"]),
                 device=self.device,
             )
-            latent[..., start : start + length] = x
-            done_steps += steps
+            latent[..., window] = x
         return latent
-
-    def encode_audio(self, audio: np.ndarray, frames: int) -> torch.Tensor:
-        """Waveform (T,) at 16 kHz -> scaled diffusion latent (1, C, n_mels / 4, frames), the
-        waveform zero-padded to ``frames`` latent frames (4 mel hops each)."""
-        wave = torch.as_tensor(np.asarray(audio, dtype=np.float32), device=self.device)
-        n = frames * 4 * HOP
-        wave = torch.nn.functional.pad(wave[:n], (0, max(0, n - wave.shape[0])))[None]  # (1, T)
-        mel = self.front_end(wave)  # (1, 1, 64, frames * 4)
-        return self.vae.to_diffusion(mel)[..., :frames]
-
-    @staticmethod
-    def known_mel_bins(cutoff_hz: float) -> int:
-        """Super-resolution: how many mel bins (from the bottom) the input keeps, i.e. those
-        whose centre frequency lies below ``cutoff_hz`` (a bin belongs to its centre's band)."""
-        edges = torch.linspace(
-            float(hz_to_mel(torch.tensor(FMIN, dtype=torch.float64))),
-            float(hz_to_mel(torch.tensor(FMAX, dtype=torch.float64))),
-            N_MELS + 2,
-            dtype=torch.float64,
-        )
-        centres = mel_to_hz(edges)[1:-1]  # (n_mels,) Hz
-        return int((centres < float(cutoff_hz)).sum())
-
-    def band_keep(self, cutoff_hz: float, frames: int) -> torch.Tensor:
-        """Super-resolution keep mask (1, 1, n_mels / 4, frames): 1 on the latent rows whose
-        four mel bins all lie below the cut-off (AudioLDM's inpainting along frequency)."""
-        rows = self.vae.config["n_mels"] // 4
-        keep = torch.zeros(1, 1, rows, frames, device=self.device)
-        keep[:, :, : self.known_mel_bins(cutoff_hz) // 4] = 1.0  # latent row r = bins 4r..4r+3
-        return keep
-
-    def paste_known_band(
-        self, mel: torch.Tensor, audio: np.ndarray, cutoff_hz: float
-    ) -> torch.Tensor:
-        """Super-resolution 6b: the input's own mel replaces the decoded mel (B, 1, 64, F) on the
-        bins below the cut-off, so the known band skips the VAE and is exact before vocoding."""
-        n = mel.shape[-1] * HOP
-        wave = torch.as_tensor(np.asarray(audio, dtype=np.float32), device=self.device)[:n]
-        wave = torch.nn.functional.pad(wave, (0, n - wave.shape[0]))[None]  # (1, F * hop)
-        known = self.known_mel_bins(cutoff_hz)
-        out = mel.clone()
-        out[:, :, :known] = self.front_end(wave)[:, :, :known].to(mel)  # (B, 1, known, F)
-        return out
-
-    SPLICE_FFT = 1024  # the mel front end's window: 15.6 Hz bins
-
-    def splice_known_band(
-        self, wave: torch.Tensor, audio: np.ndarray, cutoff_hz: float, ceiling: float = 0.99
-    ) -> torch.Tensor:
-        """Super-resolution 7a (AudioSR's post-process): the input's own STFT below the cut-off,
-        the generated one above it, so the known band comes back exactly rather than through
-        the vocoder. Where the sum would peak over ``ceiling`` only the generated band is turned
-        down (a bisection on its gain), so the kept band stays as it was; the final peak limit
-        then only acts if the input itself is that loud. ``wave`` (B, T) -> (B, T)."""
-        n = wave.shape[-1]
-        src = torch.as_tensor(np.asarray(audio, dtype=np.float32), device=wave.device)[:n]
-        src = torch.nn.functional.pad(src, (0, n - src.shape[0]))[None].to(wave.dtype)
-        kw = {"n_fft": self.SPLICE_FFT, "hop_length": HOP, "center": True}
-        window = torch.hann_window(self.SPLICE_FFT, device=wave.device, dtype=wave.dtype)
-        spec_in = torch.stft(src, window=window, return_complex=True, **kw)  # (1, bins, F)
-        spec_out = torch.stft(wave, window=window, return_complex=True, **kw)  # (B, bins, F)
-        freqs = torch.arange(spec_out.shape[1], device=wave.device) * SAMPLE_RATE / self.SPLICE_FFT
-        low = (freqs < float(cutoff_hz))[None, :, None]
-        zero = torch.zeros((), dtype=spec_out.dtype, device=wave.device)
-        kept = torch.istft(torch.where(low, spec_in, zero), window=window, length=n, **kw)
-        new = torch.istft(torch.where(low, zero, spec_out), window=window, length=n, **kw)
-        lo = torch.zeros(wave.shape[0], 1, device=wave.device, dtype=wave.dtype)  # (B, 1) gain
-        hi = torch.ones_like(lo)
-        for _ in range(20):
-            mid = (lo + hi) / 2
-            fits = (kept + mid * new).abs().amax(-1, keepdim=True) <= ceiling
-            lo, hi = torch.where(fits, mid, lo), torch.where(fits, hi, mid)
-        fits = (kept + new).abs().amax(-1, keepdim=True) <= ceiling
-        return kept + torch.where(fits, torch.ones_like(lo), lo) * new
-
-    def check_init(
-        self,
-        audio: np.ndarray,
-        strength: float,
-        inpaint: tuple[float, float] | None,
-        super_resolution: float | None = None,
-    ) -> float:
-        """1b. Validate the audio-to-audio inputs; returns the input's duration in seconds."""
-        audio = np.asarray(audio)
-        if audio.ndim != 1 or audio.size == 0 or not np.isfinite(audio).all():
-            raise AvgenError(
-                f"init audio must be a finite mono waveform (T,), got shape {audio.shape}."
-            )
-        duration = audio.shape[0] / SAMPLE_RATE
-        lo, hi = DURATION_RANGE
-        if not lo <= duration <= hi:
-            raise AvgenError(
-                f"init audio must last between {lo:g} and {hi:g} seconds, got {duration:.2f}."
-            )
-        if isinstance(strength, bool) or not 0.0 < float(strength) <= 1.0:
-            raise AvgenError(f"strength must be in (0, 1], got {strength}.")
-        if inpaint is not None:
-            start, end = (float(v) for v in inpaint)
-            if not 0.0 <= start < end <= duration:
-                raise AvgenError(
-                    f"inpaint range ({start:g}, {end:g}) must satisfy 0 <= start < end <= "
-                    f"{duration:.2f} (the input's duration in seconds)."
-                )
-        if super_resolution is not None:
-            check_cutoff(super_resolution)
-            if inpaint is not None:
-                raise AvgenError("super-resolution and inpaint cannot be combined: give one.")
-        return duration
 
     def decode(self, latent: torch.Tensor, mel_frames: int | None) -> torch.Tensor:
         """6. Scaled latent -> normalised mel (B, 1, 64, mel_frames), in one pass."""
@@ -542,62 +408,26 @@ class TextToAudioPipeline:
         pure noise, the input's own mel replaces the decoded mel below the cut-off before
         vocoding (``paste_known_band``) and its own STFT replaces the vocoded one below the
         cut-off after it (``splice_known_band``, AudioSR's post-process)."""
-        from avgen.prompts import parse_prompt
-
-        steps = int(
-            self.config["num_inference_steps"]
-            if num_inference_steps is None
-            else num_inference_steps
+        steps, guidance, vocoder, duration = self.resolve_defaults(
+            prompt, num_inference_steps, guidance_scale, vocoder, audio_length_in_s
         )
-        guidance = float(
-            self.config["guidance_scale"] if guidance_scale is None else guidance_scale
-        )
-        vocoder = vocoder or str(self.config["vocoder"])
-        duration = audio_length_in_s
-        if duration is None:
-            duration = parse_prompt(prompt).duration_s if isinstance(prompt, str) else None
-        if duration is None:
-            duration = float(self.config["default_duration_s"])
-        duration = float(duration)
-        if inpaint is not None and init_audio is None:
-            raise AvgenError("inpaint needs init audio (the sound to keep outside the range).")
-        if super_resolution is not None and init_audio is None:
-            raise AvgenError("super-resolution needs init audio (its band below the cut-off).")
-        if init_audio is not None:
-            duration = self.check_init(init_audio, strength, inpaint, super_resolution)
-        self.check_inputs(prompt, steps, guidance, duration, num_candidates, vocoder)  # 1
+        duration = self.check_inputs(  # 1
+            prompt, steps, guidance, duration, num_candidates, vocoder,
+            init_audio, strength, inpaint, super_resolution,
+        )  # fmt: skip
         prompt = prompt.strip()
         batch = int(num_candidates)
         cond, uncond = self.encode_prompt(prompt, negative_prompt, batch)  # 2
         self.prepare_timesteps(steps)  # 3 (validates; the sampler rebuilds the same grid)
         tempo = prompt_tempo(prompt)
-        init_latent, user_keep, t_start = None, None, 1.0
-        if init_audio is not None:
-            plan = self.window_plan(duration)
-            total = plan[-1][0] + plan[-1][1]
-            init_latent = self.encode_audio(init_audio, total).expand(batch, -1, -1, -1)
-            if super_resolution is not None:
-                user_keep = self.band_keep(super_resolution, total)  # (1, 1, H, total)
-            elif inpaint is None:
-                t_start = float(strength)
-            else:
-                spf = HOP * 4 / SAMPLE_RATE  # seconds per latent frame
-                user_keep = torch.ones(1, 1, 1, total, device=self.device)
-                a, b = math.floor(inpaint[0] / spf), math.ceil(inpaint[1] / spf)
-                user_keep[..., a:b] = 0.0  # (1, 1, 1, total): 0 = regenerate
+        init_latent, user_keep, t_start = self.prepare_init(  # 4a
+            init_audio, duration, batch, strength, inpaint, super_resolution
+        )
         latent = self.denoise(  # 4 + 5
             cond, uncond, tempo, duration, batch, steps, guidance, generator, callback,
             init_latent, t_start, user_keep,
         )  # fmt: skip
-        n_samples = int(round(duration * SAMPLE_RATE))
-        mel_frames = math.ceil(n_samples / HOP)
-        mel = self.decode(latent, None)[..., :mel_frames]  # 6
-        if super_resolution is not None:
-            mel = self.paste_known_band(mel, init_audio, super_resolution)  # 6b
-        wave = self.vocode(mel, vocoder, generator)[:, :n_samples]  # 7
-        if super_resolution is not None:
-            wave = self.splice_known_band(wave, init_audio, super_resolution)  # 7a
-        wave = self.peak_limit(torch.nan_to_num(wave))
+        wave = self.to_waveform(latent, duration, vocoder, generator, init_audio, super_resolution)
         scores = self.rank(wave, cond["pooled"]) if batch > 1 else torch.zeros(1)  # 8
         order = torch.argsort(scores, descending=True)
         best = wave[order[0]].float().cpu().numpy()
@@ -622,3 +452,48 @@ class TextToAudioPipeline:
             clap_scores=[float(scores[i]) for i in order],
             settings=settings,
         )
+
+    def resolve_defaults(
+        self,
+        prompt: str,
+        num_inference_steps: int | None,
+        guidance_scale: float | None,
+        vocoder: str | None,
+        audio_length_in_s: float | None,
+    ) -> tuple[int, float, str, float]:
+        """Steps, guidance, vocoder and duration with pipeline.json's defaults filled in (the
+        duration: the argument, else the prompt's "for 10 seconds", else the default)."""
+        from avgen.prompts import parse_prompt
+
+        cfg = self.config
+        steps = int(
+            cfg["num_inference_steps"] if num_inference_steps is None else num_inference_steps
+        )
+        guidance = float(cfg["guidance_scale"] if guidance_scale is None else guidance_scale)
+        duration = audio_length_in_s
+        if duration is None:
+            duration = parse_prompt(prompt).duration_s if isinstance(prompt, str) else None
+        if duration is None:
+            duration = float(cfg["default_duration_s"])
+        return steps, guidance, vocoder or str(cfg["vocoder"]), float(duration)
+
+    def to_waveform(
+        self,
+        latent: torch.Tensor,
+        duration: float,
+        vocoder: str,
+        generator: torch.Generator | None,
+        init_audio: np.ndarray | None,
+        super_resolution: float | None,
+    ) -> torch.Tensor:
+        """6-7. Decode the whole latent and vocode it (B, T), cropped to ``duration``; for
+        super-resolution the input's band is pasted before and spliced after vocoding."""
+        n_samples = int(round(duration * SAMPLE_RATE))
+        mel_frames = math.ceil(n_samples / HOP)
+        mel = self.decode(latent, None)[..., :mel_frames]  # 6
+        if super_resolution is not None:
+            mel = self.paste_known_band(mel, init_audio, super_resolution)  # 6b
+        wave = self.vocode(mel, vocoder, generator)[:, :n_samples]  # 7
+        if super_resolution is not None:
+            wave = self.splice_known_band(wave, init_audio, super_resolution)  # 7a
+        return self.peak_limit(torch.nan_to_num(wave))

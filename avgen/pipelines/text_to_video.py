@@ -36,20 +36,22 @@ import numpy as np
 import torch
 
 from avgen.diffusion.flow import sample, timestep_schedule
+from avgen.diffusion.windows import window_callback
 from avgen.errors import AvgenError
 from avgen.pipelines.checks import (
-    MAX_VIDEO_SECONDS,
+    RANGES,
     check_frames,
+    check_range,
     check_sampling,
     read_pipeline_config,
 )
+from avgen.text import shared_text_encoder
 from avgen.video.dit import VideoDiT
 from avgen.video.vae import VideoVAE
 
 PIPELINE_CONFIG = "pipeline.json"
 PIPELINE_CLASS = "TextToVideoPipeline"
-MAX_SECONDS = MAX_VIDEO_SECONDS
-SIZE_RANGE = (32, 256)
+SIZE_RANGE = (int(RANGES["width"].low), int(RANGES["width"].high))
 DEFAULTS: dict[str, Any] = {
     "num_inference_steps": 20,
     "guidance_scale": 3.0,
@@ -61,22 +63,12 @@ DEFAULTS: dict[str, Any] = {
     "fps": 8,
 }
 
-_TEXT_ENCODERS: dict[str, Any] = {}
+__all__ = ["TextToVideoPipeline", "VideoPipelineOutput", "shared_text_encoder"]
 
 
 def default_video_model_dir() -> Path:
     """The shipped model folder ``avgen/models/video`` (found inside the installed package)."""
     return Path(str(resources.files("avgen") / "models" / "video"))
-
-
-def shared_text_encoder(device: str | torch.device = "cpu") -> Any:
-    """The bundled frozen MiniLM, loaded once per process and device."""
-    from avgen.text import TextEncoder
-
-    key = str(torch.device(device))
-    if key not in _TEXT_ENCODERS:
-        _TEXT_ENCODERS[key] = TextEncoder.from_default(device=device)
-    return _TEXT_ENCODERS[key]
 
 
 def load_image(path: str | Path, width: int, height: int) -> np.ndarray:
@@ -151,7 +143,10 @@ class VideoPipelineOutput:
 
 
 class TextToVideoPipeline:
-    """Causal video VAE + space-time DiT + frozen MiniLM, run as one text-to-video model."""
+    """Causal video VAE + space-time DiT + frozen MiniLM, run as one text-to-video model (an
+    ``avgen.pipelines.base.VideoPipeline``)."""
+
+    loads_dtype = False  # float32 weights: the API autocasts for fp16 / bf16
 
     def __init__(
         self,
@@ -229,8 +224,7 @@ class TextToVideoPipeline:
         lo, hi = SIZE_RANGE
         out = []
         for name, v in (("width", width), ("height", height)):
-            if isinstance(v, bool) or not isinstance(v, int | float) or not lo <= v <= hi:
-                raise AvgenError(f"{name} must be from {lo} to {hi} pixels, got {v!r}.")
+            check_range(name, v)
             snapped = int(min(hi, max(lo, m * round(v / m))))
             if snapped != v:
                 warnings.warn(
@@ -239,17 +233,23 @@ class TextToVideoPipeline:
             out.append(snapped)
         return out[0], out[1]
 
+    def snap_frames(self, num_frames: int, *, warn: bool = True) -> int:
+        """Any frame count works (windows of the trained length cover it): ``num_frames``."""
+        return num_frames
+
     def check_inputs(
         self,
         prompt: str,
         num_inference_steps: int,
         guidance_scale: float,
-        num_frames: int,
+        num_frames: int | None,
         fps: int,
+        duration_s: float | None = None,
     ) -> None:
-        """1. One clear AvgenError for the first bad input."""
+        """1. One clear AvgenError for the first bad input (``num_frames`` None: the frame count
+        comes from ``duration_s``)."""
         check_sampling(prompt, num_inference_steps, guidance_scale, "video")
-        check_frames(num_frames, fps)
+        check_frames(num_frames, fps, duration_s)
 
     def encode_prompt(
         self, prompt: str, negative_prompt: str | None, batch: int = 1
@@ -372,8 +372,6 @@ class TextToVideoPipeline:
         pipeline.json's) new frames for ``prompt``. ``init_image`` (file or uint8 (H, W, 3))
         is the first frame; ``extend_video`` (file or uint8 (F, H, W, 3)) is continued, and
         returned first. ``callback(step, total)`` counts sampler steps over all windows."""
-        from avgen.prompts import parse_prompt
-
         steps = int(
             self.config["num_inference_steps"]
             if num_inference_steps is None
@@ -385,64 +383,19 @@ class TextToVideoPipeline:
         if init_image is not None and extend_video is not None:
             raise AvgenError("give either an init image or a video to extend, not both.")
         width, height = self.snap_size(width, height)
-        if num_frames is None:
-            if duration_s is None and isinstance(prompt, str):
-                duration_s = parse_prompt(prompt).duration_s
-            if duration_s is None:
-                duration_s = float(self.config["default_duration_s"])
-            if not 0 < float(duration_s) <= MAX_SECONDS:
-                raise AvgenError(
-                    f"duration must be more than 0 and at most {MAX_SECONDS:g} seconds, "
-                    f"got {duration_s:g}."
-                )
-            num_frames = max(1, round(float(duration_s) * fps))
+        num_frames = self.frame_count(prompt, num_frames, duration_s, fps)
         self.check_inputs(prompt, steps, guidance, num_frames, fps)  # 1
         cond, uncond = self.encode_prompt(prompt.strip(), negative_prompt)  # 2
         fps_t = torch.full((1,), float(fps), device=self.device)
         cond["fps"] = uncond["fps"] = fps_t
         self.prepare_timesteps(steps)  # 3 (validates; the sampler rebuilds the same grid)
-
-        video: np.ndarray = np.zeros((0, height, width, 3), np.uint8)
-        source_frames = 0
-        context: torch.Tensor | None = None
-        if extend_video is not None:
-            if isinstance(extend_video, np.ndarray):
-                video = fit_frames(extend_video, width, height)
-            else:
-                video, _ = load_video(extend_video, width, height)
-            source_frames = len(video)
-            context = self.encode_context(video)
-        elif init_image is not None:
-            if isinstance(init_image, np.ndarray):
-                image = fit_frames(init_image[None], width, height)[0]
-            else:
-                image = load_image(init_image, width, height)
-            context = self.vae.encode_frames(to_tensor(image[None]).to(self.device))
-
+        video, context = self.prepare_context(init_image, extend_video, width, height)  # 4a
+        source_frames = len(video)
         plan = self.window_plan(num_frames, has_context=extend_video is not None)
-        total, done = steps * len(plan), 0
-        joins: list[int] = []
-
-        def step_cb(i: int, n: int) -> None:
-            if callback is not None:
-                callback(done + i, total)
-
-        ctx_frames = self.context_frames()
-        for k, new in enumerate(plan):
-            shape, known, inpaint = self.prepare_latents(height, width, context)  # 4
-            latent = self.denoise(  # 5
-                shape, cond, uncond, known, inpaint, steps, guidance, generator, step_cb
-            )
-            frames = to_frames(self.decode(latent))  # 6: (F_win, H, W, 3)
-            # after the first window (or when extending) the window starts with a re-creation
-            # of its context frames: drop it; an init image is kept as the first frame
-            skip = 0 if (k == 0 and extend_video is None) else ctx_frames
-            if len(video):
-                joins.append(len(video))
-            video = np.concatenate([video, frames[skip : skip + new]])
-            if k < len(plan) - 1:
-                context = self.encode_context(video)
-            done += steps
+        video, joins = self.generate_windows(  # 4 - 6, window by window
+            plan, video, context, cond, uncond, (height, width), steps, guidance, generator,
+            callback, extend_video is not None,
+        )  # fmt: skip
         settings = {
             "num_inference_steps": steps,
             "guidance_scale": guidance,
@@ -454,6 +407,81 @@ class TextToVideoPipeline:
             "source_frames": source_frames,
         }
         return VideoPipelineOutput(frames=video, fps=fps, joins=joins, settings=settings)
+
+    def frame_count(
+        self, prompt: str, num_frames: int | None, duration_s: float | None, fps: int
+    ) -> int:
+        """``num_frames``, else the duration (the argument, else the prompt's "for 10 seconds",
+        else pipeline.json's) times ``fps``."""
+        from avgen.prompts import parse_prompt
+
+        if num_frames is not None:
+            return num_frames
+        if duration_s is None and isinstance(prompt, str):
+            duration_s = parse_prompt(prompt).duration_s
+        if duration_s is None:
+            duration_s = float(self.config["default_duration_s"])
+        check_range("video duration", duration_s)
+        return max(1, round(float(duration_s) * fps))
+
+    def prepare_context(
+        self,
+        init_image: str | Path | np.ndarray | None,
+        extend_video: str | Path | np.ndarray | None,
+        width: int,
+        height: int,
+    ) -> tuple[np.ndarray, torch.Tensor | None]:
+        """4a. The video so far, uint8 (F, H, W, 3) (the clip to extend, else empty), and the
+        first window's context latent frames (1, C, n, h, w) (None for plain text to video)."""
+        video: np.ndarray = np.zeros((0, height, width, 3), np.uint8)
+        if extend_video is not None:
+            if isinstance(extend_video, np.ndarray):
+                video = fit_frames(extend_video, width, height)
+            else:
+                video, _ = load_video(extend_video, width, height)
+            return video, self.encode_context(video)
+        if init_image is None:
+            return video, None
+        if isinstance(init_image, np.ndarray):
+            image = fit_frames(init_image[None], width, height)[0]
+        else:
+            image = load_image(init_image, width, height)
+        return video, self.vae.encode_frames(to_tensor(image[None]).to(self.device))
+
+    def generate_windows(
+        self,
+        plan: list[int],
+        video: np.ndarray,
+        context: torch.Tensor | None,
+        cond: dict[str, Any],
+        uncond: dict[str, Any],
+        size: tuple[int, int],
+        steps: int,
+        guidance: float,
+        generator: torch.Generator | None,
+        callback: Callable[[int, int], None] | None,
+        extending: bool,
+    ) -> tuple[np.ndarray, list[int]]:
+        """4-6 for each window of ``plan``: latents with the context frames known, sampling,
+        decoding; returns the video (F, H, W, 3) with the new frames appended and the joins."""
+        joins: list[int] = []
+        ctx_frames = self.context_frames()
+        for k, new in enumerate(plan):
+            shape, known, inpaint = self.prepare_latents(*size, context)  # 4
+            progress = window_callback(callback, k * steps, steps * len(plan))
+            latent = self.denoise(  # 5
+                shape, cond, uncond, known, inpaint, steps, guidance, generator, progress
+            )
+            frames = to_frames(self.decode(latent))  # 6: (F_win, H, W, 3)
+            # after the first window (or when extending) the window starts with a re-creation
+            # of its context frames: drop it; an init image is kept as the first frame
+            skip = 0 if (k == 0 and not extending) else ctx_frames
+            if len(video):
+                joins.append(len(video))
+            video = np.concatenate([video, frames[skip : skip + new]])
+            if k < len(plan) - 1:
+                context = self.encode_context(video)
+        return video, joins
 
 
 def join_continuity(frames: np.ndarray, joins: list[int]) -> dict[str, float]:

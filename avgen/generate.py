@@ -1,0 +1,253 @@
+"""The one generate path behind ``avgen.api.text_to_audio`` and ``text_to_video``.
+
+A request is resolved against a loaded pipeline into a ``Job`` (``audio_job`` / ``video_job``:
+the model's defaults filled in, the inputs checked once by the pipeline's ``check_inputs``, the
+sidecar settings written down), then ``write_batch`` runs it for every seed of the batch and
+writes each output, its previews and its sidecar. Sample j of a batch uses seed + j and its
+sidecar records that seed with batch 1, so ``avgen rerun`` replays it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from avgen.pipelines.base import AudioPipeline, GeneratingPipeline, VideoPipeline
+
+if TYPE_CHECKING:  # avgen.api imports this module
+    from avgen.api import GenerationOptions
+
+
+@dataclass
+class Job:
+    """A checked request: the pipeline's keyword arguments (all but ``generator`` and
+    ``callback``), the sidecar's settings, the progress total in steps, and how to write a
+    result (the file and its previews) and what of it the sidecar keeps."""
+
+    command: str  # "audio" or "video": the sidecar's command
+    prompt: str
+    call: dict[str, Any]
+    settings: dict[str, Any]
+    total_steps: int
+    write: Callable[[Path, Any], None]
+    record: Callable[[Any], dict[str, Any]]
+
+
+def run_with_progress(
+    pipe: GeneratingPipeline, total: int, *, desc: str, quiet: bool, device: str, dtype: str,
+    **call: Any,
+) -> Any:  # fmt: skip
+    """Call ``pipe(**call)`` with a tqdm bar fed by its step callback; under autocast for
+    fp16/bf16 unless the pipeline loaded its weights in that dtype (diffusers folders)."""
+    import torch
+    from tqdm import tqdm
+
+    amp = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(dtype)
+    if pipe.loads_dtype:
+        amp = None
+    with tqdm(total=total, desc=desc, unit="step", disable=quiet, leave=False) as bar:
+
+        def tick(i: int, n: int) -> None:
+            bar.update(i - bar.n)
+
+        with torch.autocast(torch.device(device).type, dtype=amp, enabled=amp is not None):
+            return pipe(callback=tick, **call)
+
+
+def write_batch(
+    pipe: GeneratingPipeline,
+    job: Job,
+    paths: list[Path],
+    *,
+    seed: int,
+    quiet: bool,
+    device: str,
+    dtype: str,
+) -> list[Path]:
+    """Run ``job`` once per path (seed + j for the j-th) and write each output, its previews
+    and its sidecar; returns the paths written."""
+    import torch
+
+    from avgen.prompts import parse_prompt
+    from avgen.sidecar import write_sidecar
+
+    parsed = parse_prompt(job.prompt).to_dict()
+    for j, path in enumerate(paths):
+        generator = torch.Generator().manual_seed(seed + j)
+        result = run_with_progress(
+            pipe, job.total_steps, desc=job.command, quiet=quiet, device=device, dtype=dtype,
+            prompt=job.prompt, generator=generator, **job.call,
+        )  # fmt: skip
+        job.write(path, result)
+        write_sidecar(
+            path,
+            command=job.command,
+            prompt=job.prompt,
+            seed=seed + j,
+            settings=job.settings,
+            model_id=pipe.model_id,
+            parsed=parsed,
+            extra=job.record(result),
+        )
+    return paths
+
+
+# ----------------------------------------------------------------------------- audio
+
+
+def audio_job(
+    pipe: AudioPipeline,
+    prompt: str,
+    options: GenerationOptions,
+    duration: float,
+    init_wave: Any,
+    edit: dict[str, Any],
+    extra: dict[str, Any],
+) -> Job:
+    """Text to audio (``options``: the API's ``GenerationOptions``; ``duration``: resolved
+    from them and the prompt; ``init_wave`` the input read from ``edit["init_audio"]``;
+    ``edit``: init_audio, strength, inpaint, super_resolution; ``extra``: model, candidates,
+    vocoder, lora and the checked GPU switches) resolved against ``pipe`` and checked by it."""
+    steps = options.num_inference_steps
+    steps = int(pipe.config["num_inference_steps"] if steps is None else steps)
+    guidance = options.guidance_scale
+    guidance = float(pipe.config["guidance_scale"] if guidance is None else guidance)
+    candidates = 1 if extra.get("candidates") is None else extra["candidates"]
+    vocoder = extra.get("vocoder") or str(pipe.config["vocoder"])
+    strength, inpaint, cutoff = edit["strength"], edit["inpaint"], edit["super_resolution"]
+    duration = pipe.check_inputs(  # the one check of the inputs
+        prompt, steps, guidance, duration, candidates, vocoder,
+        init_wave, strength, inpaint, cutoff,
+    )  # fmt: skip
+    call = dict(
+        negative_prompt=options.negative_prompt, num_inference_steps=steps,
+        guidance_scale=guidance, audio_length_in_s=duration, num_candidates=candidates,
+        vocoder=vocoder, init_audio=init_wave, strength=float(strength), inpaint=inpaint,
+        super_resolution=cutoff,
+    )  # fmt: skip
+    settings: dict[str, Any] = {
+        "negative_prompt": options.negative_prompt,
+        "num_inference_steps": steps,
+        "guidance_scale": guidance,
+        "audio_length_in_s": duration,
+        **_shared_settings(options),
+        "candidates": candidates,
+        "vocoder": vocoder,
+        **{k: extra.get(k, False) for k in ("cpu_offload", "vae_slicing", "vae_tiling")},
+    }
+    for key in ("model", "lora"):
+        if extra.get(key) is not None:
+            settings[key] = str(extra[key])
+    if edit["init_audio"] is not None:
+        settings["init_audio"] = str(Path(edit["init_audio"]).resolve())
+        settings["strength"] = float(strength)
+        settings["inpaint"] = None if inpaint is None else [float(v) for v in inpaint]
+        settings["super_resolution"] = None if cutoff is None else float(cutoff)
+    return Job(
+        "audio", prompt, call, settings, steps * len(pipe.window_plan(duration)),
+        write=lambda path, result: _write_audio(path, result, options.preview),
+        record=lambda r: {"clap_scores": r.clap_scores, "tempo_bpm": r.settings["tempo_bpm"]},
+    )  # fmt: skip
+
+
+def _shared_settings(options: GenerationOptions) -> dict[str, Any]:
+    """The sidecar settings every generator records: one sample per file."""
+    return {
+        "batch": 1,
+        "preview": options.preview,
+        "device": options.device,
+        "dtype": options.dtype,
+    }
+
+
+def _write_audio(path: Path, result: Any, preview: bool) -> None:
+    from avgen.media import write_audio, write_spectrogram_png
+
+    write_audio(path, result.audio, result.sample_rate)
+    if preview:
+        write_spectrogram_png(path.with_name(path.name + ".png"), result.audio, result.sample_rate)
+
+
+# ----------------------------------------------------------------------------- video
+
+
+def video_job(
+    pipe: VideoPipeline,
+    prompt: str,
+    options: GenerationOptions,
+    duration: float | None,
+    num_frames: int | None,
+    extra: dict[str, Any],
+    upscale: int,
+) -> Job:
+    """Text to video (``options``: the API's ``GenerationOptions``; ``duration``: resolved from
+    them and the prompt when ``num_frames`` is None; ``extra``: model, width, height, fps,
+    init_image, extend and the checked GPU switches) resolved against ``pipe`` and checked
+    by it."""
+    cfg = pipe.config
+    # unset size / fps: the model's own (avgen's: 64x64 at 8 fps; diffusers: the family's)
+    native = cfg.get("native_size", 64)
+    width = int(cfg.get("width", native)) if extra.get("width") is None else extra["width"]
+    height = int(cfg.get("height", native)) if extra.get("height") is None else extra["height"]
+    fps = int(cfg.get("fps", 8)) if extra.get("fps") is None else extra["fps"]
+    steps = options.num_inference_steps
+    steps = int(cfg["num_inference_steps"] if steps is None else steps)
+    guidance = options.guidance_scale
+    guidance = float(cfg["guidance_scale"] if guidance is None else guidance)
+    pipe.check_inputs(prompt, steps, guidance, num_frames, fps, duration)  # the one check
+    if num_frames is None:  # a duration is approximate: the model's nearest frame count
+        num_frames = pipe.snap_frames(max(1, round(duration * fps)), warn=False)
+    width, height = pipe.snap_size(width, height)
+    source, image = _read_video_inputs(extra, width, height)
+    call = dict(
+        negative_prompt=options.negative_prompt, num_inference_steps=steps,
+        guidance_scale=guidance, num_frames=num_frames, width=width, height=height, fps=fps,
+        init_image=image, extend_video=source,
+    )  # fmt: skip
+    settings: dict[str, Any] = {
+        "negative_prompt": options.negative_prompt,
+        "num_inference_steps": steps,
+        "guidance_scale": guidance,
+        "duration_s": options.duration_s,
+        "num_frames": num_frames,
+        **_shared_settings(options),
+        "width": width,
+        "height": height,
+        "fps": fps,
+        "upscale": upscale,
+        **{k: extra.get(k, False) for k in ("cpu_offload", "vae_slicing", "vae_tiling")},
+    }
+    for key in ("model", "init_image", "extend"):
+        if extra.get(key) is not None:
+            settings[key] = str(extra[key])
+    plan = pipe.window_plan(num_frames, has_context=source is not None)
+    return Job(
+        "video", prompt, call, settings, steps * len(plan),
+        write=lambda path, result: _write_video(path, result, fps, upscale, options.preview),
+        record=lambda result: {"windows": result.settings["windows"], "joins": result.joins},
+    )  # fmt: skip
+
+
+def _read_video_inputs(extra: dict[str, Any], width: int, height: int) -> tuple[Any, Any]:
+    """The clip to extend (F, H, W, 3) and the first frame (H, W, 3), read once before any
+    work (a bad file fails here), each None when not given."""
+    from avgen.pipelines.text_to_video import load_image, load_video
+
+    source = image = None
+    if extra.get("extend") is not None:
+        source, _ = load_video(extra["extend"], width, height)
+    if extra.get("init_image") is not None:
+        image = load_image(extra["init_image"], width, height)
+    return source, image
+
+
+def _write_video(path: Path, result: Any, fps: int, upscale: int, preview: bool) -> None:
+    from avgen.media import upscale_frames, write_contact_sheet, write_gif, write_mp4
+
+    frames = upscale_frames(result.frames, upscale) if upscale else result.frames
+    write_mp4(path, frames, fps)
+    if preview:
+        write_gif(path.with_name(path.name + ".gif"), frames, fps)
+        write_contact_sheet(path.with_name(path.name + ".png"), frames, max_frames=16)
