@@ -256,7 +256,7 @@ def _cached_pipeline(
     key: tuple[str, ...] = (kind, str(folder.resolve()), str(device))
     extra: dict[str, Any] = {}
     if lora is not None:
-        from avgen.finetune import adapter_id
+        from avgen.lora import adapter_id
 
         key += (adapter_id(lora),)
         extra["lora"] = lora

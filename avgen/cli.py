@@ -255,7 +255,7 @@ def run(argv: list[str] | None = None) -> int:
             raise AvgenError(
                 f"'avgen finetune {what}' is not available; use 'avgen finetune audio'."
             )
-        from avgen.train.lora import main as finetune_audio
+        from avgen.lora.train import main as finetune_audio
 
         return finetune_audio(args.args[1:])
     elif cmd == "export":

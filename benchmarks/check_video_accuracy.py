@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
             "here on fresh seeds. Accuracy on imperfect generated video (colour drift, blur, "
             "codec noise) is not measured here; expect it to be lower, mostly for shape, "
             "gravity, particles and the camera. Not measurable: directions and translation "
-            "speeds under a moving camera (WORLD.md), the spin of a disc, a camera move over "
+            "speeds under a moving camera (docs/WORLDS.md), the spin of a disc, a camera move over "
             "a featureless backdrop (dark without stars, gray, sky).",
             "",
         ]

@@ -122,7 +122,7 @@ class DiffusersAudioPipeline:
                     f"LoRA adapters fit the UNet of AudioLDM and AudioLDM 2 folders; "
                     f"{type(pipe).__name__} has none, so drop lora for {folder}."
                 )
-            from avgen.finetune import apply_lora
+            from avgen.lora import apply_lora
 
             apply_lora(pipe.unet, lora)
 

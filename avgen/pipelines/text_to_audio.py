@@ -195,7 +195,7 @@ class TextToAudioPipeline(AudioToAudioSteps):
     def load_lora(self, adapter_dir: str | Path, scale: float = 1.0) -> TextToAudioPipeline:
         """Merge a LoRA adapter (``avgen finetune audio``) into the denoiser; AvgenError for a
         missing, corrupt or foreign folder or one made for another base model."""
-        from avgen.finetune import apply_lora
+        from avgen.lora import apply_lora
 
         apply_lora(self.denoiser, adapter_dir, scale=scale)
         self.lora = str(adapter_dir)

@@ -243,7 +243,7 @@ def test_lora_adapter_merges_into_the_unet(folders: dict[str, Path], tmp_path: P
     from diffusers import UNet2DConditionModel
     from peft import LoraConfig
 
-    from avgen.finetune import UNET_TARGETS, base_signature, inject_lora, write_adapter
+    from avgen.lora import UNET_TARGETS, base_signature, inject_lora, write_adapter
 
     folder = folders["AudioLDMPipeline"]
     unet = UNet2DConditionModel.from_pretrained(folder / "unet")
