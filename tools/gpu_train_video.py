@@ -276,7 +276,7 @@ def train(args: argparse.Namespace) -> None:
     cfg = {
         "latent_channels": int(lat.shape[1]),
         "hidden_size": spec["hidden"],
-        "depth": spec["depth"],
+        "num_layers": spec["depth"],
         "num_heads": spec["heads"],
         "default_fps": float(args.fps),
     }
