@@ -57,6 +57,8 @@ class AdaLNZeroBlock(nn.Module):
         self.norm3 = nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6)
         self.mlp = feed_forward(hidden_size, mlp_ratio, gelu)
         self.ada = nn.Linear(hidden_size, 6 * hidden_size)
+        nn.init.zeros_(self.ada.weight)  # adaLN-Zero: gates start at 0, the block is skipped
+        nn.init.zeros_(self.ada.bias)
 
     def forward(
         self,
