@@ -2,13 +2,13 @@
 
 Reproduces the role of AudioLDM's latent denoiser (arXiv 2301.12503) with DiT's adaLN-Zero
 blocks (arXiv 2212.09748) and PixArt-style cross-attention on text tokens. The latent
-(B, C, 16, T') is a sequence over time: each latent frame's C * 16 values (``patch`` frames
+(B, C, 16, T') is a sequence over time: each latent frame's C * 16 values (``patch_size`` frames
 concatenated) form one token. Positions are rotary (RoPE) in self-attention, so any length
 (1-60 s of audio) works. The adaLN vector sums the timestep, the pooled text embedding and
 Stable Audio's scalar timing conditions (tempo_bpm, seconds_total; arXiv 2402.04825). A
 per-frame beat grid (sin/cos of the beat and bar phase, computed from the tempo or given as
 ``cond["beat"]``) is added token by token, handing the model the temporal structure that small
-models learn last (TRAINING-NOTES). Own code with ``F.scaled_dot_product_attention``.
+models learn last (TRAINING-NOTES). Built from the blocks in ``avgen.modules``.
 
 Call contract (avgen.diffusion): ``model(x_t, t, cond) -> v``, with cond keys ``tokens``
 (B, L, text_dim), ``mask`` (B, L) bool, ``pooled`` (B, text_dim), and optional ``tempo`` (B,)

@@ -30,7 +30,7 @@ STFT_RESOLUTIONS = ((256, 64), (512, 128), (1024, 256))  # (n_fft, hop)
 
 
 class ConvNeXtBlock(nn.Module):
-    """1-D ConvNeXt block: depthwise conv 7, LayerNorm, MLP (x mult), layer scale, residual."""
+    """1-D ConvNeXt block: depthwise conv 7, LayerNorm, MLP (x mlp_ratio), layer scale, residual."""
 
     def __init__(self, dim: int, mult: int = 3, layer_scale: float = 0.1) -> None:
         super().__init__()
