@@ -34,6 +34,7 @@ back as avgen's ``TextToAudioPipeline``; ``to_avgen_folder`` writes avgen's layo
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -43,7 +44,6 @@ from typing import Any
 
 import torch
 from diffusers import ConfigMixin, FlowMatchEulerDiscreteScheduler, ModelMixin
-from diffusers.configuration_utils import register_to_config
 from safetensors import safe_open
 from safetensors.torch import load_file
 
@@ -52,7 +52,7 @@ from avgen.audio.denoiser import AudioDenoiser
 from avgen.audio.vae import MelVAE
 from avgen.audio.vocoder import Vocoder
 from avgen.errors import AvgenError
-from avgen.modeling import PretrainedModel
+from avgen.modeling import RENAMED_KEYS, PretrainedModel
 
 # the pipeline class lives beside the other pipelines; folders exported before it moved carry a
 # pipeline.py that imports it from here, so it stays importable from avgen.export
@@ -77,10 +77,31 @@ __all__ = ["AvgenAudioPipeline"]
 
 
 class _AvgenModel(ModelMixin, ConfigMixin):
-    """Shared part of the wrappers: ``self.model`` is the avgen model, built from the config."""
+    """Shared part of the wrappers: ``self.model`` is the avgen model, built from the config.
+
+    The keyword arguments are the avgen model's config fields (``avgen_class.config_class``;
+    the names of avgen 0.1 are accepted, so folders exported then still load); the wrapper's
+    ``config.json`` records the avgen config under today's names.
+    """
 
     avgen_class: type[PretrainedModel]
     model: PretrainedModel
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__()
+        self.model = self.avgen_class(**kwargs)
+        self.register_to_config(**self.model.config.to_dict())
+
+    @classmethod
+    def extract_init_dict(cls, config_dict: dict[str, Any], **kwargs: Any) -> tuple:
+        """All of config.json's public keys go to ``__init__`` (diffusers would keep only
+        the names in ``__init__``'s signature)."""
+        fields = {k: v for k, v in config_dict.items() if not k.startswith("_")}
+        names = {f.name for f in dataclasses.fields(cls.avgen_class.config_class)}
+        names |= set(RENAMED_KEYS.get(cls.avgen_class.__name__, {}))
+        init = {k: v for k, v in {**fields, **kwargs}.items() if k in names}
+        unused = {k: v for k, v in kwargs.items() if k not in names}
+        return init, unused, {}
 
     @classmethod
     def from_avgen(cls, model: PretrainedModel) -> _AvgenModel:
@@ -98,21 +119,6 @@ class AvgenMelVAE(_AvgenModel):
     """avgen's ``MelVAE`` (AudioLDM's 4x mel KL autoencoder, arXiv 2301.12503) for diffusers."""
 
     avgen_class = MelVAE
-
-    @register_to_config
-    def __init__(
-        self,
-        n_mels: int = 64,
-        latent_channels: int = 8,
-        channels: tuple[int, int, int] = (16, 32, 64),
-        blocks_per_level: int = 1,
-        kl_weight: float = 1e-5,
-        scaling_factor: float = 1.0,
-    ) -> None:
-        super().__init__()
-        self.model = MelVAE(
-            n_mels, latent_channels, tuple(channels), blocks_per_level, kl_weight, scaling_factor
-        )
 
     def encode(self, mel: torch.Tensor) -> torch.Tensor:
         """Normalised mel (B, 1, n_mels, F) -> scaled diffusion latent (B, C, n_mels/4, F/4)."""
@@ -132,38 +138,6 @@ class AvgenAudioDenoiser(_AvgenModel):
     diffusers: ``timestep`` is the flow time t = sigma in [0, 1], not sigma * 1000."""
 
     avgen_class = AudioDenoiser
-
-    @register_to_config
-    def __init__(
-        self,
-        latent_channels: int = 8,
-        latent_freq: int = 16,
-        patch: int = 2,
-        dim: int = 256,
-        depth: int = 6,
-        heads: int = 4,
-        mlp_ratio: float = 4.0,
-        text_dim: int = 384,
-        beat_dim: int = 4,
-        frame_seconds: float = 0.04,
-        tempo_range: tuple[float, float] = (40.0, 240.0),
-        seconds_range: tuple[float, float] = (0.0, 60.0),
-    ) -> None:
-        super().__init__()
-        self.model = AudioDenoiser(
-            latent_channels,
-            latent_freq,
-            patch,
-            dim,
-            depth,
-            heads,
-            mlp_ratio,
-            text_dim,
-            beat_dim,
-            frame_seconds,
-            tuple(tempo_range),
-            tuple(seconds_range),
-        )
 
     def null_condition(self, batch: int, device: torch.device | str | None = None) -> dict:
         """The unconditional text condition (see ``AudioDenoiser.null_condition``)."""
@@ -197,19 +171,6 @@ class AvgenVocoder(_AvgenModel):
 
     avgen_class = Vocoder
 
-    @register_to_config
-    def __init__(
-        self,
-        n_mels: int = 64,
-        hop: int = 160,
-        n_fft: int = 640,
-        dim: int = 192,
-        depth: int = 6,
-        mlp_mult: int = 3,
-    ) -> None:
-        super().__init__()
-        self.model = Vocoder(n_mels, hop, n_fft, dim, depth, mlp_mult)
-
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         """Normalised mel (B, 1, n_mels, F) -> waveform (B, F * hop) at 16 kHz."""
         return self.model(mel)
@@ -219,18 +180,6 @@ class AvgenCLAP(_AvgenModel):
     """avgen's ``CLAP``-style text-audio model (arXiv 2206.04769) for diffusers."""
 
     avgen_class = CLAP
-
-    @register_to_config
-    def __init__(
-        self,
-        n_mels: int = 64,
-        channels: tuple[int, ...] = (32, 64, 128, 128),
-        text_dim: int = 384,
-        embed_dim: int = 256,
-        init_temperature: float = 0.07,
-    ) -> None:
-        super().__init__()
-        self.model = CLAP(n_mels, tuple(channels), text_dim, embed_dim, init_temperature)
 
     def forward(self, mel: torch.Tensor, pooled_text: torch.Tensor) -> torch.Tensor:
         """Cosine scores (B_audio, B_text) of mels (B, 1, n_mels, F) against MiniLM vectors."""

@@ -1,17 +1,22 @@
 """Config-is-the-constructor save/load for avgen models (diffusers' ``register_to_config``).
 
-A model subclasses ``PretrainedModel`` and calls ``self.register_config(...)`` with its
-constructor arguments. ``save_pretrained(dir)`` writes ``config.json`` (the arguments plus the
-class name) and ``model.safetensors``; ``from_pretrained(dir)`` rebuilds the class from the
-config and loads the weights. No pickles: configs are JSON and weights are safetensors, so a
-foreign or corrupt folder fails with one clear ``AvgenError`` instead of running code.
+Each model subclasses ``PretrainedModel`` and names a dataclass ``config_class`` (a
+``ModelConfig``, nanoGPT's ``GPTConfig``) whose fields are its constructor's arguments: build it
+as ``Model(Config(...))`` or ``Model(**fields)``. ``save_pretrained(dir)`` writes ``config.json``
+(the fields plus the class name) and ``model.safetensors``; ``from_pretrained(dir)`` rebuilds the
+class from the config and loads the weights. No pickles: configs are JSON and weights are
+safetensors, so a foreign or corrupt folder fails with one clear ``AvgenError`` instead of running
+code. Config keys renamed since avgen 0.1 (``RENAMED_KEYS``) are read under their new names
+wherever a config is read (config.json, keyword arguments, training metadata).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -23,23 +28,116 @@ from avgen.errors import AvgenError
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 
+# model class -> {avgen 0.1 config key: today's key}; one naming for both media
+RENAMED_KEYS: dict[str, dict[str, str]] = {
+    "AudioDenoiser": {
+        "patch": "patch_size",
+        "dim": "hidden_size",
+        "depth": "num_layers",
+        "heads": "num_heads",
+    },
+    "VideoDiT": {"depth": "num_layers"},
+    "MelVAE": {"channels": "block_out_channels", "blocks_per_level": "layers_per_block"},
+    "VideoVAE": {"num_res_blocks": "layers_per_block"},
+    "Vocoder": {"dim": "hidden_size", "depth": "num_layers", "mlp_mult": "mlp_ratio"},
+    "CLAP": {"channels": "block_out_channels"},
+}
+
 T = TypeVar("T", bound="PretrainedModel")
+C = TypeVar("C", bound="ModelConfig")
+
+
+def upgrade_config(class_name: str, config: Mapping[str, Any]) -> dict[str, Any]:
+    """``config`` with the keys ``RENAMED_KEYS[class_name]`` lists renamed to today's names."""
+    renamed = RENAMED_KEYS.get(class_name, {})
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        new = renamed.get(key, key)
+        if new in out:
+            raise AvgenError(
+                f"the {class_name} config gives both {new!r} and its old name "
+                f"{next(k for k, v in renamed.items() if v == new)!r}; keep {new!r}."
+            )
+        out[new] = value
+    return out
+
+
+@dataclasses.dataclass
+class ModelConfig(Mapping[str, Any]):
+    """Base of the models' dataclass configs: the constructor's arguments, JSON-ready.
+
+    ``model_name`` is the model class the config belongs to (``config.json``'s ``_class``).
+    Lists become tuples (so a config read from JSON equals the one it was written from). It
+    also reads as a mapping of its fields (``config["n_mels"]``, ``dict(config)``,
+    ``Model(**config)``).
+    """
+
+    model_name: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, list):
+                setattr(self, field.name, tuple(value))
+
+    @classmethod
+    def from_dict(cls: type[C], config: Mapping[str, Any]) -> C:
+        """Build from a JSON dict or keyword arguments, old key names accepted."""
+        return cls(**upgrade_config(cls.model_name, config))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-serialisable dict (tuples as lists)."""
+        return {
+            f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
+            for f in dataclasses.fields(self)
+        }
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._names():
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def _names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(self))
 
 
 class PretrainedModel(nn.Module):
     """Base of avgen's own models: JSON config + safetensors weights in one folder."""
 
-    config: dict[str, Any]
+    config_class: ClassVar[type[ModelConfig]]
+    config: ModelConfig
 
-    def register_config(self, **kwargs: Any) -> None:
-        """Record the constructor arguments (JSON-serialisable) as this model's config."""
-        self.config = {k: (list(v) if isinstance(v, tuple) else v) for k, v in kwargs.items()}
+    def register_config(self, config: ModelConfig | None, kwargs: Mapping[str, Any]) -> Any:
+        """Set and return this model's config: ``config`` (a ``config_class``), with any keyword
+        arguments (old names accepted) replacing its fields, or the keywords alone."""
+        fields = upgrade_config(self.config_class.model_name, kwargs)
+        if config is None:
+            config = self.config_class(**fields)
+        elif not isinstance(config, self.config_class):
+            raise TypeError(
+                f"{type(self).__name__} takes a {self.config_class.__name__}, "
+                f"not a {type(config).__name__}."
+            )
+        elif fields:
+            config = dataclasses.replace(config, **fields)
+        self.config = config
+        return config
 
     def save_pretrained(self, folder: str | Path) -> Path:
         """Write ``config.json`` and ``model.safetensors`` into ``folder`` (created if needed)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        config = {"_class": type(self).__name__, "_avgen_version": __version__, **self.config}
+        config = {
+            "_class": type(self).__name__,
+            "_avgen_version": __version__,
+            **self.config.to_dict(),
+        }
         tmp_cfg = folder / f".{CONFIG_NAME}.tmp"
         tmp_cfg.write_text(json.dumps(config, indent=2) + "\n")
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
@@ -51,7 +149,8 @@ class PretrainedModel(nn.Module):
 
     @classmethod
     def load_config(cls, folder: str | Path) -> dict[str, Any]:
-        """Read and validate ``config.json``; raise AvgenError if it is not this class's."""
+        """Read and validate ``config.json`` (keys under today's names); raise AvgenError if
+        it is not this class's."""
         path = Path(folder) / CONFIG_NAME
         if not path.is_file():
             raise AvgenError(f"no {CONFIG_NAME} in {folder}: not an avgen {cls.__name__} folder.")
@@ -64,7 +163,8 @@ class PretrainedModel(nn.Module):
             raise AvgenError(
                 f"{folder} holds a {found or 'foreign'} checkpoint, not a {cls.__name__}."
             )
-        return {k: v for k, v in config.items() if not k.startswith("_")}
+        fields = {k: v for k, v in config.items() if not k.startswith("_")}
+        return upgrade_config(cls.config_class.model_name, fields)
 
     @classmethod
     def from_pretrained(

@@ -157,7 +157,7 @@ def run(args: argparse.Namespace) -> dict:
         rtf10.append(dt / 10.0)
         plan = pipe.window_plan(10.0)
         # fresh content of window k starts where window k - 1 ended
-        joins = [(s + n) * 4 * HOP / 16000 for s, n in plan[:-1]]
+        joins = [(s + n) * pipe.seconds_per_latent for s, n in plan[:-1]]
         flux.append(spectral_flux_ratio(audio, joins, fe))
     inside = []
     for audio in gen[: args.rtf_prompts]:  # same statistic at an arbitrary point inside a window

@@ -122,8 +122,8 @@ def super_resolution_section(
     for fc in cutoffs:
         known = pipe.known_mel_bins(fc)
         lines += [
-            f"Cut-off {fc:g} Hz: {known} of 64 mel bins known, {known // 4} of 16 latent rows "
-            "kept.",
+            f"Cut-off {fc:g} Hz: {known} of 64 mel bins known, {known // pipe.vae.freq_factor} "
+            f"of {pipe.vae.latent_freq} latent rows kept.",
             "",
             "| output | high band (above) | low band (below) | high-band level (dB) |",
             "|---|---|---|---|",

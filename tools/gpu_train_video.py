@@ -270,7 +270,7 @@ def build_model(spec: dict, channels: int, fps: int) -> tuple[torch.nn.Module, d
     cfg = {
         "latent_channels": channels,
         "hidden_size": spec["hidden"],
-        "depth": spec["depth"],
+        "num_layers": spec["depth"],
         "num_heads": spec["heads"],
         "default_fps": float(fps),
     }

@@ -5,20 +5,26 @@
 - ``vocoder``: Vocos-style ``Vocoder`` (arXiv 2306.00814), its losses and error metrics.
 - ``clap``: ``CLAP`` contrastive text-audio embeddings (arXiv 2206.04769), ``frechet_distance``.
 - ``denoiser``: ``AudioDenoiser``, the text-conditioned latent DiT (``model(x_t, t, cond) -> v``).
+
+Each model's constructor arguments are a dataclass config (``DenoiserConfig``, ...).
 """
 
-from avgen.audio.clap import CLAP, frechet_distance
-from avgen.audio.denoiser import AudioDenoiser, beat_grid
+from avgen.audio.clap import CLAP, CLAPConfig, frechet_distance
+from avgen.audio.denoiser import AudioDenoiser, DenoiserConfig, beat_grid
 from avgen.audio.mel import MelFrontEnd, denormalize, griffin_lim, normalize
-from avgen.audio.vae import MelVAE
-from avgen.audio.vocoder import Vocoder, vocoder_losses, waveform_errors
+from avgen.audio.vae import MelVAE, MelVAEConfig
+from avgen.audio.vocoder import Vocoder, VocoderConfig, vocoder_losses, waveform_errors
 
 __all__ = [
     "CLAP",
     "AudioDenoiser",
+    "CLAPConfig",
+    "DenoiserConfig",
     "MelFrontEnd",
     "MelVAE",
+    "MelVAEConfig",
     "Vocoder",
+    "VocoderConfig",
     "beat_grid",
     "denormalize",
     "frechet_distance",

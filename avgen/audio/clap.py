@@ -11,7 +11,9 @@ Distance formula (Kilgour et al., arXiv 1812.08466) over any embedding sets, her
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from typing import Any
 
 import numpy as np
 import scipy.linalg
@@ -21,7 +23,7 @@ from torch import nn
 
 from avgen.audio.mel import N_MELS, MelFrontEnd
 from avgen.errors import AvgenError
-from avgen.modeling import PretrainedModel
+from avgen.modeling import ModelConfig, PretrainedModel
 
 
 class ConvStage(nn.Module):
@@ -39,24 +41,32 @@ class ConvStage(nn.Module):
         return F.gelu(h + self.n2(self.conv(h)))
 
 
+@dataclasses.dataclass
+class CLAPConfig(ModelConfig):
+    """``CLAP``'s constructor arguments (its ``config.json``)."""
+
+    model_name = "CLAP"
+
+    n_mels: int = N_MELS
+    block_out_channels: tuple[int, ...] = (32, 64, 128, 128)
+    text_dim: int = 384
+    embed_dim: int = 256
+    init_temperature: float = 0.07
+
+
 class CLAP(PretrainedModel):
     """Audio (normalised mel) and text (MiniLM pooled) -> shared 256-d unit embeddings."""
 
-    def __init__(
-        self,
-        n_mels: int = N_MELS,
-        channels: tuple[int, ...] = (32, 64, 128, 128),
-        text_dim: int = 384,
-        embed_dim: int = 256,
-        init_temperature: float = 0.07,
-    ) -> None:
+    config_class = CLAPConfig
+
+    def __init__(self, config: CLAPConfig | None = None, **kwargs: Any) -> None:
         super().__init__()
-        self.register_config(
-            n_mels=n_mels,
-            channels=channels,
-            text_dim=text_dim,
-            embed_dim=embed_dim,
-            init_temperature=init_temperature,
+        cfg = self.register_config(config, kwargs)
+        n_mels, channels, text_dim, embed_dim = (
+            cfg.n_mels,
+            cfg.block_out_channels,
+            cfg.text_dim,
+            cfg.embed_dim,
         )
         self.n_mels = n_mels
         self.stride = 2 ** len(channels)
@@ -75,7 +85,7 @@ class CLAP(PretrainedModel):
         self.text_proj = nn.Sequential(
             nn.Linear(text_dim, embed_dim), nn.GELU(), nn.Linear(embed_dim, embed_dim)
         )
-        self.logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / init_temperature)))
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / cfg.init_temperature)))
         self.front_end = MelFrontEnd(n_mels=n_mels)
 
     def encode_audio(

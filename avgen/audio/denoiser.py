@@ -2,13 +2,13 @@
 
 Reproduces the role of AudioLDM's latent denoiser (arXiv 2301.12503) with DiT's adaLN-Zero
 blocks (arXiv 2212.09748) and PixArt-style cross-attention on text tokens. The latent
-(B, C, 16, T') is a sequence over time: each latent frame's C * 16 values (``patch`` frames
+(B, C, 16, T') is a sequence over time: each latent frame's C * 16 values (``patch_size`` frames
 concatenated) form one token. Positions are rotary (RoPE) in self-attention, so any length
 (1-60 s of audio) works. The adaLN vector sums the timestep, the pooled text embedding and
 Stable Audio's scalar timing conditions (tempo_bpm, seconds_total; arXiv 2402.04825). A
 per-frame beat grid (sin/cos of the beat and bar phase, computed from the tempo or given as
 ``cond["beat"]``) is added token by token, handing the model the temporal structure that small
-models learn last (TRAINING-NOTES). Own code with ``F.scaled_dot_product_attention``.
+models learn last (docs/TRAINING.md). Built from the blocks in ``avgen.modules``.
 
 Call contract (avgen.diffusion): ``model(x_t, t, cond) -> v``, with cond keys ``tokens``
 (B, L, text_dim), ``mask`` (B, L) bool, ``pooled`` (B, text_dim), and optional ``tempo`` (B,)
@@ -20,6 +20,7 @@ always attended keeps it well defined. ``null_condition`` builds such rows.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -28,15 +29,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from avgen.errors import AvgenError
-from avgen.modeling import PretrainedModel
-
-
-def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
-    """Sinusoidal embedding (B, dim) of t in [0, 1] (scaled by 1000 as in DiT)."""
-    half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device) / half)
-    args = 1000.0 * t.float()[:, None] * freqs[None]  # (B, half)
-    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+from avgen.modeling import ModelConfig, PretrainedModel
+from avgen.modules import (
+    NumberEmbedder,
+    adaln,
+    attention,
+    embedding_mlp,
+    feed_forward,
+    modulate,
+    rope_1d,
+    sinusoidal_embedding,
+)
 
 
 def beat_grid(tempo: torch.Tensor, frames: int, frame_seconds: float) -> torch.Tensor:
@@ -52,36 +55,12 @@ def beat_grid(tempo: torch.Tensor, frames: int, frame_seconds: float) -> torch.T
     return grid * known[:, None, None]
 
 
-class ScalarEmbed(nn.Module):
-    """A scalar in [lo, hi] -> Fourier features -> MLP (Stable Audio's number conditioner)."""
-
-    def __init__(self, dim: int, lo: float, hi: float, n_freq: int = 16) -> None:
-        super().__init__()
-        self.lo, self.hi = lo, hi
-        self.register_buffer("freqs", 2.0 ** torch.arange(n_freq) * math.pi, persistent=False)
-        self.mlp = nn.Sequential(nn.Linear(2 * n_freq, dim), nn.SiLU(), nn.Linear(dim, dim))
-        self.null = nn.Parameter(torch.zeros(dim))
-
-    def forward(self, value: torch.Tensor | None, batch: int) -> torch.Tensor:
-        if value is None:
-            return self.null.expand(batch, -1)
-        value = value.float().reshape(-1)
-        known = torch.isfinite(value)
-        u = ((torch.nan_to_num(value, nan=self.lo) - self.lo) / (self.hi - self.lo)).clamp(0, 1)
-        args = u[:, None] * self.freqs[None]  # (B, n_freq)
-        emb = self.mlp(torch.cat([args.sin(), args.cos()], dim=-1))
-        return torch.where(known[:, None], emb, self.null.expand_as(emb))
-
-
-def rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate feature pairs of x (B, H, N, Dh) by position angles cos/sin (N, Dh / 2)."""
-    x1, x2 = x[..., 0::2], x[..., 1::2]
-    out = torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
-    return out.flatten(-2)
-
-
 class Block(nn.Module):
-    """adaLN-Zero self-attention (RoPE) -> cross-attention on text -> adaLN-Zero MLP."""
+    """adaLN-Zero self-attention (RoPE) -> cross-attention on text -> adaLN-Zero MLP.
+
+    ``avgen.modules.AdaLNZeroBlock`` computed from the raw text states, under the layer names
+    the shipped weights and LoRA adapters use (qkv, proj, q_x, kv_x, proj_x, mlp).
+    """
 
     def __init__(self, dim: int, heads: int, text_dim: int, mlp_ratio: float) -> None:
         super().__init__()
@@ -94,15 +73,10 @@ class Block(nn.Module):
         self.kv_x = nn.Linear(text_dim, 2 * dim)
         self.proj_x = nn.Linear(dim, dim)
         self.norm2 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
-        hidden = int(dim * mlp_ratio)
-        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
+        self.mlp = feed_forward(dim, mlp_ratio)
         self.ada = nn.Linear(dim, 6 * dim)
         nn.init.zeros_(self.ada.weight)
         nn.init.zeros_(self.ada.bias)
-
-    def _heads(self, x: torch.Tensor) -> torch.Tensor:
-        b, n, d = x.shape
-        return x.view(b, n, self.heads, d // self.heads).transpose(1, 2)  # (B, H, N, Dh)
 
     def forward(
         self,
@@ -113,69 +87,65 @@ class Block(nn.Module):
         text: torch.Tensor,
         text_mask: torch.Tensor,
     ) -> torch.Tensor:
-        b, n, d = x.shape
-        sh1, sc1, g1, sh2, sc2, g2 = self.ada(F.silu(c)).unsqueeze(1).chunk(6, dim=-1)
-        h = self.norm1(x) * (1 + sc1) + sh1
-        q, k, v = self.qkv(h).chunk(3, dim=-1)
-        q, k, v = self._heads(q), self._heads(k), self._heads(v)  # (B, H, N, Dh)
-        q, k = rope(q, *rot), rope(k, *rot)
-        a = F.scaled_dot_product_attention(q, k, v, attn_mask=self_mask)
-        x = x + g1 * self.proj(a.transpose(1, 2).reshape(b, n, d))
-        q = self._heads(self.q_x(self.norm_x(x)))
-        k, v = self.kv_x(text).chunk(2, dim=-1)
-        a = F.scaled_dot_product_attention(q, self._heads(k), self._heads(v), attn_mask=text_mask)
-        x = x + self.proj_x(a.transpose(1, 2).reshape(b, n, d))
-        h = self.norm2(x) * (1 + sc2) + sh2
-        return x + g2 * self.mlp(h)
+        sh1, sc1, g1, sh2, sc2, g2 = adaln(self.ada, c, 6)  # (B, D) each
+        q, k, v = self.qkv(modulate(self.norm1(x), sh1, sc1)).chunk(3, dim=-1)  # (B, N, D)
+        x = x + g1[:, None] * self.proj(attention(q, k, v, self.heads, self_mask, rot))
+        k, v = self.kv_x(text).chunk(2, dim=-1)  # (B, 1 + L, D) each
+        x = x + self.proj_x(attention(self.q_x(self.norm_x(x)), k, v, self.heads, text_mask))
+        return x + g2[:, None] * self.mlp(modulate(self.norm2(x), sh2, sc2))
+
+
+@dataclasses.dataclass
+class DenoiserConfig(ModelConfig):
+    """``AudioDenoiser``'s constructor arguments (its ``config.json``)."""
+
+    model_name = "AudioDenoiser"
+
+    latent_channels: int = 8
+    latent_freq: int = 16
+    patch_size: int = 2
+    hidden_size: int = 256
+    num_layers: int = 6
+    num_heads: int = 4
+    mlp_ratio: float = 4.0
+    text_dim: int = 384
+    beat_dim: int = 4
+    frame_seconds: float = 0.04
+    tempo_range: tuple[float, float] = (40.0, 240.0)
+    seconds_range: tuple[float, float] = (0.0, 60.0)
 
 
 class AudioDenoiser(PretrainedModel):
     """Velocity model v(x_t, t, cond) over mel-VAE latents (B, C, n_freq, T')."""
 
-    def __init__(
-        self,
-        latent_channels: int = 8,
-        latent_freq: int = 16,
-        patch: int = 2,
-        dim: int = 256,
-        depth: int = 6,
-        heads: int = 4,
-        mlp_ratio: float = 4.0,
-        text_dim: int = 384,
-        beat_dim: int = 4,
-        frame_seconds: float = 0.04,
-        tempo_range: tuple[float, float] = (40.0, 240.0),
-        seconds_range: tuple[float, float] = (0.0, 60.0),
-    ) -> None:
+    config_class = DenoiserConfig
+
+    def __init__(self, config: DenoiserConfig | None = None, **kwargs: Any) -> None:
         super().__init__()
-        self.register_config(
-            latent_channels=latent_channels,
-            latent_freq=latent_freq,
-            patch=patch,
-            dim=dim,
-            depth=depth,
-            heads=heads,
-            mlp_ratio=mlp_ratio,
-            text_dim=text_dim,
-            beat_dim=beat_dim,
-            frame_seconds=frame_seconds,
-            tempo_range=tempo_range,
-            seconds_range=seconds_range,
-        )
+        cfg = self.register_config(config, kwargs)
+        dim, heads = cfg.hidden_size, cfg.num_heads
         if dim % heads or (dim // heads) % 2:
-            raise AvgenError(f"dim={dim} must split into {heads} heads of even size.")
-        self.c, self.f, self.patch, self.dim = latent_channels, latent_freq, patch, dim
-        self.text_dim, self.beat_dim, self.frame_seconds = text_dim, beat_dim, frame_seconds
-        token_in = patch * latent_channels * latent_freq
+            raise AvgenError(f"hidden_size={dim} must split into {heads} heads of even size.")
+        self.c, self.f, self.patch, self.dim = (
+            cfg.latent_channels,
+            cfg.latent_freq,
+            cfg.patch_size,
+            dim,
+        )
+        self.text_dim, self.beat_dim = cfg.text_dim, cfg.beat_dim
+        self.frame_seconds = cfg.frame_seconds
+        token_in = self.patch * self.c * self.f
         self.x_in = nn.Linear(token_in, dim)
-        self.beat_in = nn.Linear(patch * beat_dim, dim)
+        self.beat_in = nn.Linear(self.patch * self.beat_dim, dim)
         nn.init.zeros_(self.beat_in.weight)
-        self.t_mlp = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, dim))
-        self.pooled_mlp = nn.Sequential(nn.Linear(text_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
-        self.tempo_emb = ScalarEmbed(dim, *tempo_range)
-        self.seconds_emb = ScalarEmbed(dim, *seconds_range)
-        self.null_text = nn.Parameter(torch.randn(1, 1, text_dim) * 0.02)
-        self.blocks = nn.ModuleList(Block(dim, heads, text_dim, mlp_ratio) for _ in range(depth))
+        self.t_mlp = embedding_mlp(dim, dim)
+        self.pooled_mlp = embedding_mlp(self.text_dim, dim)
+        self.tempo_emb = NumberEmbedder(dim, *cfg.tempo_range)
+        self.seconds_emb = NumberEmbedder(dim, *cfg.seconds_range)
+        self.null_text = nn.Parameter(torch.randn(1, 1, self.text_dim) * 0.02)
+        self.blocks = nn.ModuleList(
+            Block(dim, heads, self.text_dim, cfg.mlp_ratio) for _ in range(cfg.num_layers)
+        )
         self.norm_out = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
         self.ada_out = nn.Linear(dim, 2 * dim)
         self.x_out = nn.Linear(dim, token_in)
@@ -197,12 +167,6 @@ class AudioDenoiser(PretrainedModel):
             "mask": torch.zeros(batch, 1, dtype=torch.bool, device=device),
             "pooled": torch.zeros(batch, self.text_dim, device=device),
         }
-
-    def _rotary(self, n: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        dh = self.dim // self.config["heads"]
-        inv = 1.0 / (10000.0 ** (torch.arange(0, dh, 2, device=device).float() / dh))
-        ang = torch.arange(n, device=device).float()[:, None] * inv[None]  # (N, Dh / 2)
-        return ang.cos(), ang.sin()
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: dict[str, Any]) -> torch.Tensor:
         if x.ndim != 4 or x.shape[1] != self.c or x.shape[2] != self.f:
@@ -230,7 +194,8 @@ class AudioDenoiser(PretrainedModel):
             beat = F.pad(beat.to(h), (0, 0, 0, pad)).reshape(b, n, p * self.beat_dim)
             h = h + self.beat_in(beat)
 
-        c = self.t_mlp(timestep_embedding(t.to(x.device).reshape(-1).expand(b), self.dim))
+        t = t.to(x.device).reshape(-1).expand(b)
+        c = self.t_mlp(sinusoidal_embedding(1000.0 * t.float(), self.dim))  # DiT's 0..1000
         c = c + self.pooled_mlp(cond["pooled"].to(h))
         c = c + self.tempo_emb(tempo, b) + self.seconds_emb(cond.get("seconds"), b)
 
@@ -244,10 +209,10 @@ class AudioDenoiser(PretrainedModel):
             tok = fm.reshape(b, n, p).any(-1)
             tok[:, 0] = True
             self_mask = tok[:, None, None, :]  # (B, 1, 1, N)
-        rot = self._rotary(n, x.device)
+        rot = rope_1d(n, self.dim // self.config.num_heads, 10000.0, x.device)
         for block in self.blocks:
             h = block(h, c, rot, self_mask, text, text_mask)
-        shift, scale = self.ada_out(F.silu(c)).unsqueeze(1).chunk(2, dim=-1)
-        h = self.x_out(self.norm_out(h) * (1 + scale) + shift)  # (B, N, p*C*F)
+        shift, scale = adaln(self.ada_out, c, 2)  # (B, D) each
+        h = self.x_out(modulate(self.norm_out(h), shift, scale))  # (B, N, p*C*F)
         h = h.reshape(b, n * p, self.c, self.f)[:, :frames]  # (B, T', C, F)
         return h.permute(0, 2, 3, 1).to(x.dtype)  # (B, C, F, T')

@@ -15,15 +15,20 @@ set it after training with ``set_scaling_factor(1 / latent_std)``.
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from avgen.audio.mel import N_MELS
 from avgen.errors import AvgenError
-from avgen.modeling import PretrainedModel
+from avgen.modeling import ModelConfig, PretrainedModel
+from avgen.modules import kl_divergence
 
 SILENCE = -1.0  # the normalised log-mel floor (see avgen.audio.mel)
+FACTOR = 4  # two stride-2 convolutions: 4x fewer latent rows and frames than mel bins and frames
 
 
 def _norm(ch: int) -> nn.GroupNorm:
@@ -45,33 +50,41 @@ class ResBlock(nn.Module):
         return self.skip(x) + h
 
 
+@dataclasses.dataclass
+class MelVAEConfig(ModelConfig):
+    """``MelVAE``'s constructor arguments (its ``config.json``)."""
+
+    model_name = "MelVAE"
+
+    n_mels: int = N_MELS
+    latent_channels: int = 8
+    block_out_channels: tuple[int, int, int] = (16, 32, 64)
+    layers_per_block: int = 1
+    kl_weight: float = 1e-5
+    scaling_factor: float = 1.0
+
+
 class MelVAE(PretrainedModel):
     """KL autoencoder for normalised log-mels: (B, 1, n_mels, F) <-> (B, C, n_mels/4, F/4)."""
 
-    def __init__(
-        self,
-        n_mels: int = N_MELS,
-        latent_channels: int = 8,
-        channels: tuple[int, int, int] = (16, 32, 64),
-        blocks_per_level: int = 1,
-        kl_weight: float = 1e-5,
-        scaling_factor: float = 1.0,
-    ) -> None:
+    config_class = MelVAEConfig
+
+    def __init__(self, config: MelVAEConfig | None = None, **kwargs: Any) -> None:
         super().__init__()
-        if n_mels % 4:
-            raise AvgenError(f"n_mels={n_mels} must be divisible by 4 for the 4x VAE.")
-        self.register_config(
-            n_mels=n_mels,
-            latent_channels=latent_channels,
-            channels=channels,
-            blocks_per_level=blocks_per_level,
-            kl_weight=kl_weight,
-            scaling_factor=scaling_factor,
-        )
-        c0, c1, c2 = channels
+        cfg = self.register_config(config, kwargs)
+        if cfg.n_mels % FACTOR:
+            raise AvgenError(
+                f"n_mels={cfg.n_mels} must be divisible by {FACTOR} for the {FACTOR}x VAE."
+            )
+        if len(cfg.block_out_channels) != 3:
+            raise AvgenError(
+                f"block_out_channels={list(cfg.block_out_channels)} must give 3 widths."
+            )
+        latent_channels, blocks_per_level = cfg.latent_channels, cfg.layers_per_block
+        c0, c1, c2 = cfg.block_out_channels
         self.latent_channels = latent_channels
-        self.kl_weight = kl_weight
-        self.scaling_factor = scaling_factor
+        self.kl_weight = cfg.kl_weight
+        self.scaling_factor = cfg.scaling_factor
 
         def level(cin: int, cout: int) -> list[nn.Module]:
             return [ResBlock(cin if i == 0 else cout, cout) for i in range(blocks_per_level)]
@@ -101,20 +114,39 @@ class MelVAE(PretrainedModel):
             nn.Conv2d(c0, 1, 3, padding=1),
         )
 
+    @property
+    def temporal_factor(self) -> int:
+        """Mel frames per latent frame (4)."""
+        return FACTOR
+
+    @property
+    def freq_factor(self) -> int:
+        """Mel bins per latent row (4)."""
+        return FACTOR
+
+    @property
+    def latent_freq(self) -> int:
+        """Latent rows: n_mels / freq_factor (16 for 64 mel bins)."""
+        return self.config.n_mels // FACTOR
+
+    def latent_frames(self, frames: int) -> int:
+        """Latent frames for ``frames`` mel frames: ceil(frames / temporal_factor)."""
+        return -(-frames // FACTOR)
+
     def set_scaling_factor(self, value: float) -> None:
         """Store the latent scaling (usually 1 / std of posterior means) in the config."""
         self.scaling_factor = float(value)
-        self.config["scaling_factor"] = float(value)
+        self.config.scaling_factor = float(value)
 
     def _check(self, mel: torch.Tensor) -> None:
-        n = self.config["n_mels"]
+        n = self.config.n_mels
         if mel.ndim != 4 or mel.shape[1] != 1 or mel.shape[2] != n:
             raise AvgenError(f"mel has shape {tuple(mel.shape)}; expected (batch, 1, {n}, frames).")
 
     def encode(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalised mel (B, 1, n, F) -> posterior (mean, logvar), each (B, C, n/4, ceil(F/4))."""
         self._check(mel)
-        pad = -mel.shape[-1] % 4
+        pad = -mel.shape[-1] % FACTOR
         if pad:
             mel = F.pad(mel, (0, pad), value=SILENCE)  # (B, 1, n_mels, F + pad)
         mean, logvar = self.encoder(mel).chunk(2, dim=1)  # (B, C, n/4, F'/4) each
@@ -125,7 +157,7 @@ class MelVAE(PretrainedModel):
         if z.ndim != 4 or z.shape[1] != self.latent_channels:
             raise AvgenError(
                 f"latent has shape {tuple(z.shape)}; expected (batch, {self.latent_channels}, "
-                f"{self.config['n_mels'] // 4}, frames)."
+                f"{self.latent_freq}, frames)."
             )
         mel = self.decoder(z)
         return mel if frames is None else mel[..., :frames]
@@ -163,7 +195,7 @@ class MelVAE(PretrainedModel):
         else:
             m = mask.to(err).expand_as(err)
             l1 = (err * m).sum() / m.sum().clamp_min(1.0)
-        kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean()
+        kl = kl_divergence(mean, logvar)
         return {"rec": l1, "kl": kl, "total": l1 + self.kl_weight * kl}
 
     def to_diffusion(self, mel: torch.Tensor) -> torch.Tensor:

@@ -8,12 +8,15 @@ F + 1 frames gives exactly F * hop samples. Own code.
 
 Losses (``vocoder_losses``): multi-resolution STFT loss (spectral convergence + log-magnitude
 L1, Parallel WaveGAN arXiv 1910.11480) and the mel L1 loss (HiFi-GAN's most important term);
-train on these alone first (TRAINING-NOTES). No discriminator yet. ``waveform_errors`` gives
+train on these alone first (docs/TRAINING.md). No discriminator yet. ``waveform_errors`` gives
 the "mel error" and "multi-resolution STFT error" metrics for comparing vocoders on held-out
 clips (e.g. against ``griffin_lim``).
 """
 
 from __future__ import annotations
+
+import dataclasses
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -21,13 +24,13 @@ from torch import nn
 
 from avgen.audio.mel import HOP, N_MELS, MelFrontEnd, _centre_frames
 from avgen.errors import AvgenError
-from avgen.modeling import PretrainedModel
+from avgen.modeling import ModelConfig, PretrainedModel
 
 STFT_RESOLUTIONS = ((256, 64), (512, 128), (1024, 256))  # (n_fft, hop)
 
 
 class ConvNeXtBlock(nn.Module):
-    """1-D ConvNeXt block: depthwise conv 7, LayerNorm, MLP (x mult), layer scale, residual."""
+    """1-D ConvNeXt block: depthwise conv 7, LayerNorm, MLP (x mlp_ratio), layer scale, residual."""
 
     def __init__(self, dim: int, mult: int = 3, layer_scale: float = 0.1) -> None:
         super().__init__()
@@ -43,26 +46,35 @@ class ConvNeXtBlock(nn.Module):
         return x + (self.gamma * h).transpose(1, 2)
 
 
+@dataclasses.dataclass
+class VocoderConfig(ModelConfig):
+    """``Vocoder``'s constructor arguments (its ``config.json``)."""
+
+    model_name = "Vocoder"
+
+    n_mels: int = N_MELS
+    hop: int = HOP
+    n_fft: int = 640
+    hidden_size: int = 192
+    num_layers: int = 6
+    mlp_ratio: int = 3
+
+
 class Vocoder(PretrainedModel):
     """Normalised log-mel (B, 1, 64, F) or (B, 64, F) -> waveform (B, F * hop) at 16 kHz."""
 
-    def __init__(
-        self,
-        n_mels: int = N_MELS,
-        hop: int = HOP,
-        n_fft: int = 640,
-        dim: int = 192,
-        depth: int = 6,
-        mlp_mult: int = 3,
-    ) -> None:
+    config_class = VocoderConfig
+
+    def __init__(self, config: VocoderConfig | None = None, **kwargs: Any) -> None:
         super().__init__()
-        self.register_config(
-            n_mels=n_mels, hop=hop, n_fft=n_fft, dim=dim, depth=depth, mlp_mult=mlp_mult
-        )
-        self.n_mels, self.hop, self.n_fft = n_mels, hop, n_fft
+        cfg = self.register_config(config, kwargs)
+        n_mels, n_fft, dim = cfg.n_mels, cfg.n_fft, cfg.hidden_size
+        self.n_mels, self.hop, self.n_fft = n_mels, cfg.hop, n_fft
         self.embed = nn.Conv1d(n_mels, dim, 7, padding=3)
         self.norm_in = nn.LayerNorm(dim, eps=1e-6)
-        self.blocks = nn.ModuleList(ConvNeXtBlock(dim, mlp_mult) for _ in range(depth))
+        self.blocks = nn.ModuleList(
+            ConvNeXtBlock(dim, cfg.mlp_ratio) for _ in range(cfg.num_layers)
+        )
         self.norm_out = nn.LayerNorm(dim, eps=1e-6)
         self.head = nn.Linear(dim, 2 * (n_fft // 2 + 1))
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)

@@ -281,7 +281,7 @@ class LoraTrainer(ComponentLoop):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Scaled VAE posterior means of every window (N, C, 16, T') and real frames (N,)."""
         weights = hashlib.sha256(
-            json.dumps(vae.config, sort_keys=True).encode()
+            json.dumps(vae.config.to_dict(), sort_keys=True).encode()
             + b"".join(p.detach().cpu().float().numpy().tobytes() for p in vae.parameters())
         ).hexdigest()[:16]
         key = data_key(data.folder, data.n, self.args.seconds, weights)
@@ -295,7 +295,7 @@ class LoraTrainer(ComponentLoop):
                 for s in tqdm(range(0, data.n, 32), desc="latents", disable=self.quiet):
                     wave, _ = data.waves(torch.arange(s, min(s + 32, data.n)))
                     chunks.append(vae.to_diffusion(fe(wave)))
-                frames = (data.length // fe.hop + 3) // 4
+                frames = vae.latent_frames(data.length // fe.hop)
                 save_tensors(path, {"latents": torch.cat(chunks).contiguous(), "frames": frames})
         stored = load_file(str(path))
         return stored["latents"], stored["frames"]

@@ -119,25 +119,26 @@ class AudioToAudioSteps:
     vae: Any
     front_end: Any
     device: torch.device
+    seconds_per_latent: float
     SPLICE_FFT = SPLICE_FFT
     known_mel_bins = staticmethod(known_mel_bins)
     check_init = staticmethod(check_init)
 
     def encode_audio(self, audio: np.ndarray, frames: int) -> torch.Tensor:
-        """Waveform (T,) at 16 kHz -> scaled diffusion latent (1, C, n_mels / 4, frames), the
-        waveform zero-padded to ``frames`` latent frames (4 mel hops each)."""
+        """Waveform (T,) at 16 kHz -> scaled diffusion latent (1, C, latent rows, frames), the
+        waveform zero-padded to ``frames`` latent frames (``vae.temporal_factor`` hops each)."""
         wave = torch.as_tensor(np.asarray(audio, dtype=np.float32), device=self.device)
-        n = frames * 4 * HOP
+        n = frames * self.vae.temporal_factor * HOP
         wave = torch.nn.functional.pad(wave[:n], (0, max(0, n - wave.shape[0])))[None]  # (1, T)
-        mel = self.front_end(wave)  # (1, 1, 64, frames * 4)
+        mel = self.front_end(wave)  # (1, 1, 64, frames * temporal_factor)
         return self.vae.to_diffusion(mel)[..., :frames]
 
     def band_keep(self, cutoff_hz: float, frames: int) -> torch.Tensor:
-        """Super-resolution keep mask (1, 1, n_mels / 4, frames): 1 on the latent rows whose
-        four mel bins all lie below the cut-off (AudioLDM's inpainting along frequency)."""
-        rows = self.vae.config["n_mels"] // 4
-        keep = torch.zeros(1, 1, rows, frames, device=self.device)
-        keep[:, :, : known_mel_bins(cutoff_hz) // 4] = 1.0  # latent row r = bins 4r..4r+3
+        """Super-resolution keep mask (1, 1, latent rows, frames): 1 on the latent rows whose
+        mel bins (``vae.freq_factor`` each) all lie below the cut-off (AudioLDM's inpainting
+        along frequency)."""
+        keep = torch.zeros(1, 1, self.vae.latent_freq, frames, device=self.device)
+        keep[:, :, : known_mel_bins(cutoff_hz) // self.vae.freq_factor] = 1.0  # whole rows
         return keep
 
     def paste_known_band(
@@ -179,7 +180,7 @@ class AudioToAudioSteps:
             return init_latent, self.band_keep(super_resolution, total), 1.0  # (1, 1, H, total)
         if inpaint is None:
             return init_latent, None, float(strength)
-        spf = HOP * 4 / SAMPLE_RATE  # seconds per latent frame
+        spf = self.seconds_per_latent
         user_keep = torch.ones(1, 1, 1, total, device=self.device)
         a, b = math.floor(inpaint[0] / spf), math.ceil(inpaint[1] / spf)
         user_keep[..., a:b] = 0.0  # (1, 1, 1, total): 0 = regenerate

@@ -23,7 +23,6 @@ from avgen.diffusion.flow import concat_conditions, timestep_schedule
 from avgen.diffusion.windows import overlap_inpaint
 from avgen.errors import AvgenError
 from avgen.pipelines.text_to_audio import (
-    SECONDS_PER_LATENT,
     TextToAudioPipeline,
     prompt_tempo,
     window_condition,
@@ -269,12 +268,14 @@ class AvgenAudioPipeline(DiffusionPipeline):
         plan = view.window_plan(duration)
         total = plan[-1][0] + plan[-1][1]
         tempo_t = torch.full((batch,), tempo, device=device)
-        grid = beat_grid(tempo_t, total, SECONDS_PER_LATENT)  # (B, total, 4): one beat phase
+        grid = beat_grid(tempo_t, total, view.seconds_per_latent)  # (B, total, 4): one beat phase
         latent = torch.zeros(view.prepare_latents(batch, total, generator), device=device)
         with self.progress_bar(total=steps * len(plan)) as bar:
             for k, (start, length) in enumerate(plan):
                 shape = view.prepare_latents(batch, length, generator)
-                window_cond = window_condition(cond, tempo_t, grid, start, length)
+                window_cond = window_condition(
+                    cond, tempo_t, grid, start, length, view.seconds_per_latent
+                )
                 inpaint = overlap_inpaint(latent, plan, k, shape) if k > 0 else None
                 x = self.sample_window(
                     shape, window_cond, uncond, steps, guidance, generator, inpaint, device, bar

@@ -44,7 +44,6 @@ from avgen.text import shared_text_encoder
 PIPELINE_CONFIG = "pipeline.json"
 PIPELINE_CLASS = "TextToAudioPipeline"
 VOCODERS = ("neural", "griffin-lim")
-SECONDS_PER_LATENT = HOP * 4 / SAMPLE_RATE  # one latent frame: 4 mel hops
 DEFAULTS: dict[str, Any] = {
     "num_inference_steps": 25,
     "guidance_scale": 3.0,
@@ -85,14 +84,16 @@ def window_condition(
     grid: torch.Tensor,
     start: int,
     length: int,
+    frame_seconds: float,
 ) -> dict[str, torch.Tensor]:
     """The condition of the window (start, length): the text plus tempo (B,), seconds (B,) and
-    its slice (B, length, 4) of the whole clip's beat grid (B, total, 4)."""
+    its slice (B, length, 4) of the whole clip's beat grid (B, total, 4); ``frame_seconds`` is
+    the length of one latent frame (``TextToAudioPipeline.seconds_per_latent``)."""
     return {
         **cond,
         "tempo": tempo,
         # seconds_total (Stable Audio) = real audio in the window, as in training
-        "seconds": torch.full(tempo.shape, length * SECONDS_PER_LATENT, device=tempo.device),
+        "seconds": torch.full(tempo.shape, length * frame_seconds, device=tempo.device),
         "beat": grid[:, start : start + length],
     }
 
@@ -224,6 +225,11 @@ class TextToAudioPipeline(AudioToAudioSteps):
         return self
 
     @property
+    def seconds_per_latent(self) -> float:
+        """Seconds of audio in one latent frame (the VAE's temporal factor times the hop)."""
+        return HOP * self.vae.temporal_factor / SAMPLE_RATE
+
+    @property
     def text_encoder(self) -> Any:
         if self._text_encoder is None:
             self._text_encoder = shared_text_encoder(self.device)
@@ -285,8 +291,8 @@ class TextToAudioPipeline(AudioToAudioSteps):
         and cropped, so the denoiser always sees what it was trained on); windows advance by
         ``window - overlap`` and the last one is pulled back to end exactly at the end.
         """
-        spf = SECONDS_PER_LATENT
-        total = math.ceil(math.ceil(round(duration_s * SAMPLE_RATE) / HOP) / 4)
+        spf = self.seconds_per_latent
+        total = self.vae.latent_frames(math.ceil(round(duration_s * SAMPLE_RATE) / HOP))
         win = max(1, round(self.config["window_s"] / spf))
         overlap = min(win - 1, round(self.config["overlap_s"] / spf))
         return plan_windows(total, win, overlap)
@@ -294,9 +300,9 @@ class TextToAudioPipeline(AudioToAudioSteps):
     def prepare_latents(
         self, batch: int, frames: int, generator: torch.Generator | None
     ) -> tuple[int, ...]:
-        """4. The latent shape of one window (B, C, n_mels / 4, frames); the noise is drawn
+        """4. The latent shape of one window (B, C, latent rows, frames); the noise is drawn
         inside the sampler from ``generator``."""
-        return (batch, self.vae.latent_channels, self.vae.config["n_mels"] // 4, frames)
+        return (batch, self.vae.latent_channels, self.vae.latent_freq, frames)
 
     def denoise(
         self,
@@ -322,7 +328,7 @@ class TextToAudioPipeline(AudioToAudioSteps):
         plan = self.window_plan(duration_s)
         total = plan[-1][0] + plan[-1][1]  # >= the requested length; cropped after decoding
         tempo_t = torch.full((batch,), tempo, device=self.device)
-        grid = beat_grid(tempo_t, total, SECONDS_PER_LATENT)  # (B, total, 4): one beat phase
+        grid = beat_grid(tempo_t, total, self.seconds_per_latent)  # (B, total, 4): one beat phase
         latent = torch.zeros(self.prepare_latents(batch, total, generator), device=self.device)
         for k, (start, length) in enumerate(plan):
             shape = self.prepare_latents(batch, length, generator)
@@ -330,7 +336,7 @@ class TextToAudioPipeline(AudioToAudioSteps):
             x = sample(
                 self.denoiser,
                 shape,
-                window_condition(cond, tempo_t, grid, start, length),
+                window_condition(cond, tempo_t, grid, start, length, self.seconds_per_latent),
                 uncond,
                 num_inference_steps=steps,
                 guidance_scale=guidance,

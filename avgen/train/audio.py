@@ -61,10 +61,10 @@ DEFAULT_STEPS = {"vae": 2000, "vocoder": 3000, "clap": 1500, "denoiser": 6000}
 DEFAULT_BATCH = {"vae": 16, "vocoder": 16, "clap": 32, "denoiser": 16}
 DEFAULT_LR = {"vae": 5e-4, "vocoder": 5e-4, "clap": 3e-4, "denoiser": 4e-4}
 TINY_CONFIG: dict[str, dict[str, Any]] = {
-    "vae": {"latent_channels": 4, "channels": [4, 8, 8]},
-    "vocoder": {"dim": 16, "depth": 1, "mlp_mult": 2},
-    "clap": {"channels": [4, 8], "embed_dim": 16},
-    "denoiser": {"dim": 32, "depth": 1, "heads": 2, "mlp_ratio": 2.0},
+    "vae": {"latent_channels": 4, "block_out_channels": [4, 8, 8]},
+    "vocoder": {"hidden_size": 16, "num_layers": 1, "mlp_ratio": 2},
+    "clap": {"block_out_channels": [4, 8], "embed_dim": 16},
+    "denoiser": {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "mlp_ratio": 2.0},
 }
 CROP_SECONDS = 1.0
 COND_DROPOUT = 0.1
@@ -323,7 +323,7 @@ class Trainer(ComponentLoop):
         """Scaled posterior means of every window (N, C, 16, T') and real latent frames (N,)."""
         key = hashlib.sha256(
             (self.out / "vae" / "model.safetensors").read_bytes()
-            + json.dumps(vae.config, sort_keys=True).encode()
+            + json.dumps(vae.config.to_dict(), sort_keys=True).encode()
             + str((self.data.n, self.args.seconds, str(self.args.data.resolve()))).encode()
         ).hexdigest()[:16]
         path = self.out / "cache" / f"latents_{key}.safetensors"
@@ -337,7 +337,7 @@ class Trainer(ComponentLoop):
                     wave, _ = self.data.waves(torch.arange(s, min(s + 32, self.data.n)))
                     chunks.append(vae.to_diffusion(self.fe(wave)))
                 lat = torch.cat(chunks)
-                frames = (self.data.length // HOP + 3) // 4
+                frames = vae.latent_frames(self.data.length // HOP)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
                 save_file({"latents": lat.contiguous(), "frames": frames}, str(tmp))
@@ -354,7 +354,7 @@ class Trainer(ComponentLoop):
         cache = text_cache(self.data, self.out, self.acc, self.quiet)
         cfg = {
             "latent_channels": vae.latent_channels,
-            "latent_freq": vae.config["n_mels"] // 4,
+            "latent_freq": vae.latent_freq,
             **self.configs["denoiser"],
         }
         model = AudioDenoiser(**cfg)

@@ -66,7 +66,7 @@ DEFAULT_BATCH = {"vae": 8, "dit": 16}
 DEFAULT_LR = {"vae": 1e-3, "dit": 5e-4}
 TINY_CONFIG: dict[str, dict[str, Any]] = {
     "vae": {"hidden_channels": 8, "stem_channels": 4, "latent_channels": 4},
-    "dit": {"hidden_size": 32, "depth": 1, "num_heads": 1, "mlp_ratio": 2.0},
+    "dit": {"hidden_size": 32, "num_layers": 1, "num_heads": 1, "mlp_ratio": 2.0},
 }
 VAE_CROP_FRAMES = 9  # 1 + 4 * 2: short clips make VAE steps cheap (the VAE is convolutional)
 COND_DROPOUT = 0.1
@@ -251,7 +251,7 @@ class Trainer(ComponentLoop):
         """Scaled posterior means of every clip (N, C, F', h, w), cached in OUT/cache."""
         key = hashlib.sha256(
             (self.out / "vae" / "model.safetensors").read_bytes()
-            + json.dumps(vae.config, sort_keys=True).encode()
+            + json.dumps(vae.config.to_dict(), sort_keys=True).encode()
             + str((self.data.n, self.args.num_frames, self.args.size, self.args.fps)).encode()
             + str(self.args.data.resolve()).encode()
         ).hexdigest()[:16]

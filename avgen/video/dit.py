@@ -21,6 +21,7 @@ Call contract (avgen.diffusion): ``model(x_t, t, cond) -> v``, all (B, C, F', H'
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -30,120 +31,34 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from avgen.errors import AvgenError
-from avgen.modeling import PretrainedModel
+from avgen.modeling import ModelConfig, PretrainedModel
+from avgen.modules import (
+    AdaLNZeroBlock,
+    SinusoidalEmbedder,
+    adaln,
+    embedding_mlp,
+    modulate,
+    rope_3d,
+)
 
 
-def sinusoidal_embedding(x: Tensor, dim: int, max_period: float = 10000.0) -> Tensor:
-    """(B,) scalars -> (B, dim) sin/cos features (DiT's timestep embedding)."""
-    half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=x.device) / half)
-    args = x.float()[:, None] * freqs[None]  # (B, half)
-    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+@dataclasses.dataclass
+class DiTConfig(ModelConfig):
+    """``VideoDiT``'s constructor arguments (its ``config.json``)."""
 
+    model_name = "VideoDiT"
 
-class ScalarEmbedder(nn.Module):
-    """Scalar (B,) -> (B, hidden): sinusoidal features then a 2-layer MLP."""
-
-    def __init__(self, hidden: int, freq_dim: int = 256, scale: float = 1.0) -> None:
-        super().__init__()
-        self.freq_dim, self.scale = freq_dim, scale
-        self.mlp = nn.Sequential(nn.Linear(freq_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.mlp(sinusoidal_embedding(x * self.scale, self.freq_dim))
-
-
-def rope_angles(
-    grid: tuple[int, int, int], head_dim: int, theta: float, device: torch.device
-) -> tuple[Tensor, Tensor]:
-    """cos, sin (N, head_dim / 2) of 3D RoPE: pairs split t / h / w (h = w = pairs // 3)."""
-    pairs = head_dim // 2
-    n_h = n_w = pairs // 3
-    n_t = pairs - n_h - n_w
-    angles = []
-    for size, n in zip(grid, (n_t, n_h, n_w)):
-        freqs = theta ** (-torch.arange(n, device=device, dtype=torch.float32) / max(n, 1))
-        angles.append(torch.arange(size, device=device, dtype=torch.float32)[:, None] * freqs)
-    gt, gh, gw = grid
-    a = torch.cat(
-        [
-            angles[0][:, None, None].expand(gt, gh, gw, n_t),
-            angles[1][None, :, None].expand(gt, gh, gw, n_h),
-            angles[2][None, None, :].expand(gt, gh, gw, n_w),
-        ],
-        dim=-1,
-    ).reshape(gt * gh * gw, pairs)  # (N, pairs), tokens in (t, h, w) order
-    return a.cos(), a.sin()
-
-
-def apply_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
-    """Rotate (B, heads, N, head_dim) by interleaved pairs; cos/sin (N, head_dim / 2)."""
-    x1, x2 = x.unflatten(-1, (-1, 2)).unbind(-1)  # (B, heads, N, pairs) each
-    out = torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
-    return out.flatten(-2)
-
-
-def modulate(x: Tensor, shift: Tensor, scale: Tensor) -> Tensor:
-    return x * (1 + scale[:, None]) + shift[:, None]
-
-
-class SelfAttention(nn.Module):
-    def __init__(self, hidden: int, heads: int) -> None:
-        super().__init__()
-        self.heads = heads
-        self.qkv = nn.Linear(hidden, 3 * hidden)
-        self.out = nn.Linear(hidden, hidden)
-
-    def forward(self, x: Tensor, rope: tuple[Tensor, Tensor]) -> Tensor:
-        b, n, d = x.shape
-        qkv = self.qkv(x).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv.unbind(0)  # (B, heads, N, head_dim) each
-        q, k = apply_rope(q, *rope), apply_rope(k, *rope)
-        y = F.scaled_dot_product_attention(q, k, v)  # (B, heads, N, head_dim)
-        return self.out(y.transpose(1, 2).reshape(b, n, d))
-
-
-class CrossAttention(nn.Module):
-    def __init__(self, hidden: int, heads: int) -> None:
-        super().__init__()
-        self.heads = heads
-        self.q = nn.Linear(hidden, hidden)
-        self.kv = nn.Linear(hidden, 2 * hidden)
-        self.out = nn.Linear(hidden, hidden)
-
-    def forward(self, x: Tensor, ctx: Tensor, ctx_mask: Tensor) -> Tensor:
-        b, n, d = x.shape
-        hd = d // self.heads
-        q = self.q(x).view(b, n, self.heads, hd).transpose(1, 2)  # (B, heads, N, hd)
-        kv = self.kv(ctx).view(b, ctx.shape[1], 2, self.heads, hd).permute(2, 0, 3, 1, 4)
-        k, v = kv.unbind(0)  # (B, heads, L, hd) each
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=ctx_mask[:, None, None, :])
-        return self.out(y.transpose(1, 2).reshape(b, n, d))
-
-
-class DiTBlock(nn.Module):
-    """adaLN-Zero self-attention + (unmodulated) text cross-attention + adaLN-Zero MLP."""
-
-    def __init__(self, hidden: int, heads: int, mlp_ratio: float) -> None:
-        super().__init__()
-        self.norm1 = nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6)
-        self.attn = SelfAttention(hidden, heads)
-        self.norm2 = nn.LayerNorm(hidden, eps=1e-6)
-        self.cross = CrossAttention(hidden, heads)
-        self.norm3 = nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6)
-        inner = int(hidden * mlp_ratio)
-        self.mlp = nn.Sequential(
-            nn.Linear(hidden, inner), nn.GELU(approximate="tanh"), nn.Linear(inner, hidden)
-        )
-        self.ada = nn.Linear(hidden, 6 * hidden)
-
-    def forward(
-        self, x: Tensor, c: Tensor, ctx: Tensor, ctx_mask: Tensor, rope: tuple[Tensor, Tensor]
-    ) -> Tensor:
-        sh1, sc1, g1, sh2, sc2, g2 = self.ada(F.silu(c)).chunk(6, dim=-1)  # (B, hidden) each
-        x = x + g1[:, None] * self.attn(modulate(self.norm1(x), sh1, sc1), rope)
-        x = x + self.cross(self.norm2(x), ctx, ctx_mask)
-        return x + g2[:, None] * self.mlp(modulate(self.norm3(x), sh2, sc2))
+    latent_channels: int = 8
+    patch_size: tuple[int, int, int] = (1, 2, 2)
+    hidden_size: int = 192
+    num_layers: int = 6
+    num_heads: int = 3
+    mlp_ratio: float = 4.0
+    text_dim: int = 384
+    known_conditioning: bool = True
+    fps_conditioning: bool = True
+    default_fps: float = 8.0
+    rope_theta: float = 10000.0
 
 
 class VideoDiT(PretrainedModel):
@@ -158,58 +73,38 @@ class VideoDiT(PretrainedModel):
     mean "no text" (only the null key is attended, pooled = 0).
     """
 
-    def __init__(
-        self,
-        latent_channels: int = 8,
-        patch_size: tuple[int, int, int] = (1, 2, 2),
-        hidden_size: int = 192,
-        depth: int = 6,
-        num_heads: int = 3,
-        mlp_ratio: float = 4.0,
-        text_dim: int = 384,
-        known_conditioning: bool = True,
-        fps_conditioning: bool = True,
-        default_fps: float = 8.0,
-        rope_theta: float = 10000.0,
-    ) -> None:
+    config_class = DiTConfig
+
+    def __init__(self, config: DiTConfig | None = None, **kwargs: Any) -> None:
         super().__init__()
-        self.register_config(
-            latent_channels=latent_channels,
-            patch_size=tuple(patch_size),
-            hidden_size=hidden_size,
-            depth=depth,
-            num_heads=num_heads,
-            mlp_ratio=mlp_ratio,
-            text_dim=text_dim,
-            known_conditioning=known_conditioning,
-            fps_conditioning=fps_conditioning,
-            default_fps=default_fps,
-            rope_theta=rope_theta,
-        )
+        cfg = self.register_config(config, kwargs)
+        hidden_size, num_heads, patch_size = cfg.hidden_size, cfg.num_heads, cfg.patch_size
         if hidden_size % num_heads or (hidden_size // num_heads) % 2:
             raise AvgenError(
                 f"hidden_size={hidden_size} must split into {num_heads} heads of even size."
             )
         if len(patch_size) != 3 or min(patch_size) < 1:
             raise AvgenError(f"patch_size={patch_size} is not three positive integers.")
-        self.latent_channels = latent_channels
+        self.latent_channels = latent_channels = cfg.latent_channels
         self.patch_size = tuple(int(p) for p in patch_size)
-        self.hidden_size, self.num_heads, self.text_dim = hidden_size, num_heads, text_dim
-        self.known_conditioning, self.fps_conditioning = known_conditioning, fps_conditioning
-        self.default_fps, self.rope_theta = default_fps, rope_theta
-        in_ch = latent_channels * 2 + 1 if known_conditioning else latent_channels
+        self.hidden_size, self.num_heads, self.text_dim = hidden_size, num_heads, cfg.text_dim
+        self.known_conditioning = cfg.known_conditioning
+        self.fps_conditioning = cfg.fps_conditioning
+        self.default_fps, self.rope_theta = cfg.default_fps, cfg.rope_theta
+        in_ch = latent_channels * 2 + 1 if cfg.known_conditioning else latent_channels
         patch_vol = math.prod(self.patch_size)
 
         self.patch_embed = nn.Linear(in_ch * patch_vol, hidden_size)
-        self.t_embed = ScalarEmbedder(hidden_size, scale=1000.0)
-        self.pooled_embed = nn.Sequential(
-            nn.Linear(text_dim, hidden_size), nn.SiLU(), nn.Linear(hidden_size, hidden_size)
+        self.t_embed = SinusoidalEmbedder(hidden_size, scale=1000.0)
+        self.pooled_embed = embedding_mlp(cfg.text_dim, hidden_size)
+        fps_embed = SinusoidalEmbedder(hidden_size, scale=100.0) if cfg.fps_conditioning else None
+        self.fps_embed = fps_embed
+        self.text_proj = nn.Sequential(
+            nn.LayerNorm(cfg.text_dim), nn.Linear(cfg.text_dim, hidden_size)
         )
-        self.fps_embed = ScalarEmbedder(hidden_size, scale=100.0) if fps_conditioning else None
-        self.text_proj = nn.Sequential(nn.LayerNorm(text_dim), nn.Linear(text_dim, hidden_size))
         self.null_token = nn.Parameter(torch.randn(1, 1, hidden_size) * 0.02)
         self.blocks = nn.ModuleList(
-            DiTBlock(hidden_size, num_heads, mlp_ratio) for _ in range(depth)
+            AdaLNZeroBlock(hidden_size, num_heads, cfg.mlp_ratio) for _ in range(cfg.num_layers)
         )
         self.final_norm = nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6)
         self.final_ada = nn.Linear(hidden_size, 2 * hidden_size)
@@ -318,10 +213,10 @@ class VideoDiT(PretrainedModel):
         if self.fps_embed is not None:
             fps = self._batch_scalar(cond.get("fps", self.default_fps), b, x, "cond['fps']")
             c = c + self.fps_embed(torch.log2(fps.clamp_min(1e-3)))
-        rope = rope_angles(grid, self.hidden_size // self.num_heads, self.rope_theta, x.device)
+        rope = rope_3d(grid, self.hidden_size // self.num_heads, self.rope_theta, x.device)
         for block in self.blocks:
             h = block(h, c, ctx, ctx_mask, rope)
-        sh, sc = self.final_ada(F.silu(c)).chunk(2, dim=-1)
+        sh, sc = adaln(self.final_ada, c, 2)  # (B, hidden) each
         out = self.final(modulate(self.final_norm(h), sh, sc))  # (B, N, C * patch_vol)
         return self.unpatchify(out, grid, x.shape)
 

@@ -22,14 +22,17 @@ Time is handled as (B, C, F, H, W) throughout; pixels are in [-1, 1].
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from avgen.errors import AvgenError
-from avgen.modeling import PretrainedModel
+from avgen.modeling import ModelConfig, PretrainedModel
+from avgen.modules import kl_divergence
 
 
 def _log2_factor(name: str, value: int, allowed: tuple[int, ...]) -> int:
@@ -129,6 +132,23 @@ class TimeUp(nn.Module):
         return x.reshape(b, c, 2 * f, h, w)[:, :, 1:]  # (B, C, 2F - 1, H, W)
 
 
+@dataclasses.dataclass
+class VideoVAEConfig(ModelConfig):
+    """``VideoVAE``'s constructor arguments (its ``config.json``)."""
+
+    model_name = "VideoVAE"
+
+    in_channels: int = 3
+    latent_channels: int = 8
+    spatial_factor: int = 4
+    temporal_factor: int = 4
+    hidden_channels: int = 64
+    stem_channels: int = 16
+    layers_per_block: int = 1
+    kl_weight: float = 1e-4
+    scaling_factor: float = 1.0
+
+
 class VideoVAE(PretrainedModel):
     """Causal KL video autoencoder (CogVideoX / Wan / LTX-Video style), sized for CPU training.
 
@@ -138,35 +158,20 @@ class VideoVAE(PretrainedModel):
     back on decode) and single images (B, 3, H, W).
     """
 
-    def __init__(
-        self,
-        in_channels: int = 3,
-        latent_channels: int = 8,
-        spatial_factor: int = 4,
-        temporal_factor: int = 4,
-        hidden_channels: int = 64,
-        stem_channels: int = 16,
-        num_res_blocks: int = 1,
-        kl_weight: float = 1e-4,
-        scaling_factor: float = 1.0,
-    ) -> None:
+    config_class = VideoVAEConfig
+
+    def __init__(self, config: VideoVAEConfig | None = None, **kwargs: Any) -> None:
         super().__init__()
-        self.register_config(
-            in_channels=in_channels,
-            latent_channels=latent_channels,
-            spatial_factor=spatial_factor,
-            temporal_factor=temporal_factor,
-            hidden_channels=hidden_channels,
-            stem_channels=stem_channels,
-            num_res_blocks=num_res_blocks,
-            kl_weight=kl_weight,
-            scaling_factor=scaling_factor,
-        )
+        cfg = self.register_config(config, kwargs)
+        in_channels, latent_channels = cfg.in_channels, cfg.latent_channels
+        spatial_factor, temporal_factor = cfg.spatial_factor, cfg.temporal_factor
+        hidden_channels, stem_channels = cfg.hidden_channels, cfg.stem_channels
+        num_res_blocks = cfg.layers_per_block
         n_space = _log2_factor("spatial_factor", spatial_factor, (2, 4, 8, 16))
         n_time = _log2_factor("temporal_factor", temporal_factor, (1, 2, 4, 8))
         self.in_channels, self.latent_channels = in_channels, latent_channels
         self.spatial_factor, self.temporal_factor = spatial_factor, temporal_factor
-        self.kl_weight, self.scaling_factor = kl_weight, scaling_factor
+        self.kl_weight, self.scaling_factor = cfg.kl_weight, cfg.scaling_factor
         # channels after each pixel-unshuffle level; the last level has hidden_channels
         widths = [min(hidden_channels, stem_channels * 2**i) for i in range(n_space - 1)]
         widths.append(hidden_channels)
@@ -322,10 +327,5 @@ class VideoVAE(PretrainedModel):
         """Set scaling_factor = 1 / std of raw latent means (as Stable Diffusion's 0.18215)."""
         value = float(1.0 / latents.float().std().clamp_min(1e-6))
         self.scaling_factor = value
-        self.config["scaling_factor"] = value
+        self.config.scaling_factor = value
         return value
-
-
-def kl_divergence(mean: Tensor, logvar: Tensor) -> Tensor:
-    """KL(N(mean, exp(logvar)) || N(0, 1)), averaged over all latent elements."""
-    return 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean()

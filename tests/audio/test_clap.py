@@ -15,7 +15,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def tiny() -> CLAP:
     torch.manual_seed(0)
-    return CLAP(channels=(8, 16), embed_dim=32).eval()
+    return CLAP(block_out_channels=(8, 16), embed_dim=32).eval()
 
 
 @pytest.mark.parametrize("frames", [4, 63, 400])
@@ -75,7 +75,7 @@ def test_round_trip_and_foreign_checkpoint(tmp_path):
     with torch.no_grad():
         for x, y in zip(clap(mel, txt), loaded(mel, txt)):
             assert torch.equal(x, y)
-    MelVAE(channels=(4, 4, 4)).save_pretrained(tmp_path / "vae")
+    MelVAE(block_out_channels=(4, 4, 4)).save_pretrained(tmp_path / "vae")
     with pytest.raises(AvgenError):
         CLAP.from_pretrained(tmp_path / "vae")
     with pytest.raises(AvgenError):

@@ -15,7 +15,7 @@ from avgen.errors import AvgenError
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-TINY = {"latent_channels": 4, "dim": 32, "depth": 2, "heads": 2, "text_dim": 24}
+TINY = {"latent_channels": 4, "hidden_size": 32, "num_layers": 2, "num_heads": 2, "text_dim": 24}
 
 
 def tiny(**kw) -> AudioDenoiser:
@@ -126,7 +126,7 @@ def test_round_trip_foreign_and_bad_inputs(tmp_path):
     cond = make_cond(2, tempo=torch.tensor([100.0, 80.0]), seconds=torch.tensor([3.0, 5.0]))
     with torch.no_grad():
         assert torch.equal(loaded(x, t, cond), model(x, t, cond))
-    MelVAE(channels=(4, 4, 4)).save_pretrained(tmp_path / "vae")
+    MelVAE(block_out_channels=(4, 4, 4)).save_pretrained(tmp_path / "vae")
     with pytest.raises(AvgenError):
         AudioDenoiser.from_pretrained(tmp_path / "vae")
     with pytest.raises(AvgenError):

@@ -14,7 +14,7 @@ from avgen.errors import AvgenError
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-TINY = {"channels": (4, 8, 8), "latent_channels": 4}
+TINY = {"block_out_channels": (4, 8, 8), "latent_channels": 4}
 
 
 def tiny(**kw) -> MelVAE:
@@ -34,7 +34,7 @@ def test_shapes_for_several_lengths(frames):
 
 
 def test_latent_channels_default_8():
-    vae = MelVAE(channels=(4, 8, 8))
+    vae = MelVAE(block_out_channels=(4, 8, 8))
     assert vae.encode(torch.zeros(1, 1, 64, 8))[0].shape == (1, 8, 16, 2)
 
 
@@ -82,7 +82,7 @@ def test_round_trip_and_scaling_factor(tmp_path):
 
 
 def test_foreign_checkpoint_and_bad_inputs(tmp_path):
-    Vocoder(dim=8, depth=1).save_pretrained(tmp_path / "voc")
+    Vocoder(hidden_size=8, num_layers=1).save_pretrained(tmp_path / "voc")
     with pytest.raises(AvgenError):
         MelVAE.from_pretrained(tmp_path / "voc")
     vae = tiny()

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def tiny() -> Vocoder:
     torch.manual_seed(0)
-    return Vocoder(dim=32, depth=2).eval()
+    return Vocoder(hidden_size=32, num_layers=2).eval()
 
 
 @pytest.mark.parametrize("frames", [1, 7, 50, 101])
@@ -43,7 +43,7 @@ def test_seeded_determinism_and_round_trip(tmp_path):
 
 
 def test_foreign_checkpoint_and_bad_input(tmp_path):
-    MelVAE(channels=(4, 4, 4)).save_pretrained(tmp_path / "vae")
+    MelVAE(block_out_channels=(4, 4, 4)).save_pretrained(tmp_path / "vae")
     with pytest.raises(AvgenError):
         Vocoder.from_pretrained(tmp_path / "vae")
     with pytest.raises(AvgenError):

@@ -93,4 +93,4 @@ def test_run_trains_and_unpacks_a_dit(tmp_path, one_thread):
     dest = tmp_path / "dit"
     assert tool.main(["unpack", "--out", str(out), "--name", "t", "--dest", str(dest)]) == 0
     model = VideoDiT.from_pretrained(dest)
-    assert model.config["hidden_size"] == 32 and model.config["depth"] == 1
+    assert model.config["hidden_size"] == 32 and model.config["num_layers"] == 1

@@ -6,10 +6,11 @@ import torch
 
 from avgen.diffusion import flow_matching_loss, sample
 from avgen.errors import AvgenError
-from avgen.video.dit import VideoDiT, apply_rope, random_known_condition, rope_angles
+from avgen.modules import apply_rope, rope_3d
+from avgen.video.dit import VideoDiT, random_known_condition
 from avgen.video.vae import VideoVAE
 
-TINY = dict(latent_channels=4, hidden_size=32, depth=2, num_heads=2, text_dim=16)
+TINY = dict(latent_channels=4, hidden_size=32, num_layers=2, num_heads=2, text_dim=16)
 
 
 def tiny_dit(seed: int = 0, randomise: bool = False, **kw) -> VideoDiT:
@@ -110,7 +111,7 @@ def test_known_and_fps_conditioning():
 
 
 def test_rope_keeps_norms_and_splits_axes():
-    cos, sin = rope_angles((3, 4, 5), head_dim=16, theta=10000.0, device=torch.device("cpu"))
+    cos, sin = rope_3d((3, 4, 5), head_dim=16, theta=10000.0, device=torch.device("cpu"))
     assert cos.shape == (60, 8)
     q = torch.randn(1, 2, 60, 16)
     torch.testing.assert_close(apply_rope(q, cos, sin).norm(dim=-1), q.norm(dim=-1))

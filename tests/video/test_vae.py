@@ -1,10 +1,12 @@
 """Tests for avgen.video.vae: shapes, causality, image/extension encoding, save/load, training."""
 
+import dataclasses
+
 import pytest
 import torch
 
 from avgen.errors import AvgenError
-from avgen.modeling import PretrainedModel
+from avgen.modeling import ModelConfig, PretrainedModel
 from avgen.video.vae import VideoVAE, depth_to_space, kl_divergence, space_to_depth
 
 TINY = dict(latent_channels=4, hidden_channels=16, stem_channels=8)
@@ -114,10 +116,17 @@ def test_save_load_round_trip_keeps_scaling(tmp_path):
 
 
 def test_foreign_checkpoint_refused(tmp_path):
+    @dataclasses.dataclass
+    class OtherConfig(ModelConfig):
+        model_name = "Other"
+        width: int = 2
+
     class Other(PretrainedModel):
-        def __init__(self, width: int = 2) -> None:
+        config_class = OtherConfig
+
+        def __init__(self, config: OtherConfig | None = None, **kwargs) -> None:
             super().__init__()
-            self.register_config(width=width)
+            width = self.register_config(config, kwargs).width
             self.lin = torch.nn.Linear(width, width)
 
     Other().save_pretrained(tmp_path / "other")
