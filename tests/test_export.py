@@ -9,6 +9,7 @@ audio of ``AvgenAudioPipeline`` against ``TextToAudioPipeline`` for the same see
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -258,3 +259,30 @@ def test_avgen_audio_runs_an_exported_folder(exported: Path, tmp_path: Path) -> 
     wav2 = tmp_path / "again.wav"
     assert cli.run(["rerun", str(wav.with_name(wav.name + ".json")), "-o", str(wav2)]) == 0
     assert wav2.read_bytes() == wav.read_bytes()
+
+
+def test_folder_exported_with_old_config_names_still_loads(
+    exported: Path, avgen_pipe: TextToAudioPipeline, tmp_path: Path
+) -> None:
+    """Folders exported by avgen 0.1 name the config fields dim / depth / heads / channels ...
+    (``modeling.RENAMED_KEYS``): both loaders read them into the same models."""
+    from avgen.modeling import RENAMED_KEYS
+
+    old = tmp_path / "v01-export"
+    shutil.copytree(exported, old)
+    renamed = 0
+    for name, cls in export.WRAPPERS.items():
+        path = old / name / "config.json"
+        config = json.loads(path.read_text())
+        for before, now in RENAMED_KEYS[cls.avgen_class.__name__].items():
+            config[before] = config.pop(now)
+            renamed += 1
+        path.write_text(json.dumps(config))
+    assert renamed >= 8
+    pipe = AvgenAudioPipeline.from_pretrained(str(old))
+    back = load_exported(old)
+    for name in ("vae", "denoiser", "vocoder", "clap"):
+        ref = getattr(avgen_pipe, name).state_dict()
+        for loaded in (getattr(pipe, name).model, getattr(back, name)):
+            assert loaded.config == getattr(avgen_pipe, name).config
+            assert all(torch.equal(v, ref[k]) for k, v in loaded.state_dict().items())

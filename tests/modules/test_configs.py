@@ -19,7 +19,7 @@ from avgen.video.dit import DiTConfig, VideoDiT
 from avgen.video.vae import VideoVAE, VideoVAEConfig
 
 MODELS = Path(__file__).resolve().parents[2] / "avgen" / "models"
-DATA = Path(__file__).resolve().parent / "data"  # the shipped config.json files of avgen 0.1
+DATA = Path(__file__).resolve().parent / "v01_configs"  # shipped config.json of avgen 0.1
 SHIPPED = {
     "audio/denoiser": AudioDenoiser,
     "audio/vae": MelVAE,
