@@ -469,6 +469,31 @@ def lint_prompt(text: str, *, kind: str | None = None, model: str | Path | None 
     return _lint(check_prompt(text), kind=kind, model_dir=model)
 
 
+def plan_audio(
+    prompt: str | None = None,
+    *,
+    duration_s: float | None = None,
+    seed: int = 0,
+    melody: str | Path | None = None,
+    melody_track: int | None = None,
+) -> Any:
+    """The note plan ``avgen audio`` would follow (``avgen.plan.NotePlan``): composed from the
+    prompt, seeded, or the notes of the MIDI file ``melody``; None when the prompt names nothing
+    to play (generation then runs from the text alone)."""
+    from avgen import plan
+
+    check_range("seed", seed)
+    if melody is not None:
+        flag = None if duration_s is None else check_duration(duration_s)
+        return plan.notes_from_midi(melody, track=melody_track, duration_s=flag)
+    prompt = check_prompt(prompt)
+    duration, _ = resolve_duration(prompt, duration_s)
+    check_range("audio duration", duration)
+    from avgen.prompts import parse_prompt as _parse
+
+    return plan.compose_notes(_parse(prompt), duration, seed=seed)
+
+
 def make_world_dataset(kind: str, count: int, out: str | Path, **kwargs: Any) -> Path:
     """Render a SoundWorld / MotionWorld / AVWorld data set (AudioFolder/VideoFolder layout)."""
     from avgen.worlds.dataset import write_world_dataset

@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--quiet", action="store_true")
     _add_prompt(sub)
+    _add_plan(sub)
     _add_data(sub)
     p = sub.add_parser("eval", help="measure generated files")
     esub = p.add_subparsers(dest="eval_command", required=True, parser_class=_Parser)
@@ -117,6 +118,43 @@ def _add_prompt(sub: Any) -> None:
     q.add_argument("layers", nargs="+", help="audio: mood details; video: scene motion style")
     q.add_argument("--duration", type=float, default=None)
     q.add_argument("--bpm", type=float, default=None)
+
+
+def _add_plan(sub: Any) -> None:
+    p = sub.add_parser("plan", help="write the plan a prompt would get, to edit and pass back")
+    psub = p.add_subparsers(dest="plan_command", required=True, parser_class=_Parser)
+    q = psub.add_parser("audio", help="the note plan: notes, beats, drums (JSON)")
+    q.add_argument("prompt", nargs="?", default=None, help="what to play")
+    q.add_argument("-o", "--output", default=None, help="plan file (default: print the JSON)")
+    q.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    q.add_argument("--duration", type=float, default=None, help="seconds (default: prompt, or 4)")
+    q.add_argument("--melody", default=None, help="MIDI file whose notes become the plan")
+    q.add_argument("--melody-track", type=int, default=None, help="melodic track (from 0)")
+
+
+def _plan_command(args: argparse.Namespace) -> int:
+    if args.melody is None and args.prompt is None:
+        raise AvgenError("give a prompt to plan, or --melody tune.mid.")
+    plan = api.plan_audio(
+        args.prompt,
+        duration_s=args.duration,
+        seed=args.seed,
+        melody=args.melody,
+        melody_track=args.melody_track,
+    )
+    if plan is None:
+        raise AvgenError(
+            "this prompt names nothing to play (an instrument, a raga, a genre or drums), so it "
+            "gets no note plan; `avgen audio` renders it from the text alone."
+        )
+    if args.output is None:
+        print(json.dumps(plan.to_dict(), indent=1, allow_nan=False))
+        return 0
+    from avgen.plan.schema import write_json
+
+    write_json(plan.to_dict(), args.output)
+    print(args.output)
+    return 0
 
 
 def _add_data(sub: Any) -> None:
@@ -216,6 +254,8 @@ def run(argv: list[str] | None = None) -> int:
         print(api.render_demo(args.output, seed=args.seed, quiet=args.quiet))
     elif cmd == "prompt":
         return _prompt_command(args)
+    elif cmd == "plan":
+        return _plan_command(args)
     elif cmd == "data":
         out = api.make_world_dataset(
             args.kind,
