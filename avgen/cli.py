@@ -89,6 +89,14 @@ def _add_audio(sub: Any) -> None:
     p.add_argument("--lora", default=None, help="LoRA adapter folder (avgen finetune audio)")
     p.add_argument("--vocoder", default=None, choices=("griffin-lim", "neural"),
                    help="mel -> waveform (default: the model's pipeline.json)")  # fmt: skip
+    p.add_argument("--plan", default=None, metavar="PLAN.json",
+                   help="note plan to follow (avgen plan audio ... -o PLAN.json)")  # fmt: skip
+    p.add_argument("--melody", default=None, metavar="TUNE.mid",
+                   help="play this MIDI file's melody (its notes are the plan)")  # fmt: skip
+    p.add_argument("--melody-track", type=int, default=None, metavar="N",
+                   help="with --melody: the N-th melodic track (from 0)")  # fmt: skip
+    p.add_argument("--no-plan", action="store_true",
+                   help="no note plan: generate from the text alone")  # fmt: skip
 
 
 def _add_video(sub: Any) -> None:
@@ -241,6 +249,20 @@ def _audio_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         kwargs["inpaint"] = tuple(args.inpaint)
     if args.init_audio is not None:
         kwargs["strength"] = args.strength
+    given = [f for f, v in (("--plan", args.plan), ("--melody", args.melody)) if v is not None]
+    if args.no_plan:
+        given.append("--no-plan")
+    if len(given) > 1:
+        raise AvgenError(f"{' and '.join(given)} exclude each other: give one.")
+    if given and given[0] != "--no-plan" and args.prompts_file is not None:
+        raise AvgenError(f"{given[0]} plans one clip; it cannot be used with --prompts-file.")
+    if args.melody_track is not None and args.melody is None:
+        raise AvgenError("--melody-track needs --melody tune.mid.")
+    for key in ("plan", "melody", "melody_track"):
+        if getattr(args, key) is not None:
+            kwargs[key] = getattr(args, key)
+    if args.no_plan:
+        kwargs["plan"] = False
     return kwargs
 
 
