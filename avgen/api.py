@@ -389,7 +389,7 @@ def text_to_audio(
         melody,
         melody_track,
         explicit,
-        duration,
+        explicit if explicit is not None else duration,
         seed,
     )
     if note_plan.plan is not None and explicit is None:

@@ -207,3 +207,18 @@ def test_cli_plan_melody_and_their_errors(tiny_folder: Path, tmp_path: Path, cap
     code = _cli(["audio", "--prompts-file", str(prompts), "--plan", str(plan_file),
                     "--model", str(tiny_folder), "-o", str(tmp_path / "pf.wav")])  # fmt: skip
     assert code == 2 and "--prompts-file" in capsys.readouterr().err
+
+
+def test_init_audio_sets_the_plan_length(tiny_folder: Path, tmp_path: Path) -> None:
+    from avgen import api
+    from avgen.media import write_audio
+
+    src = tmp_path / "in.wav"
+    write_audio(src, np.zeros(int(1.5 * 16000), np.float32) + 0.01, 16000)
+    out = api.text_to_audio("a harp melody", tmp_path / "o.wav", model=str(tiny_folder),
+                            init_audio=src, strength=0.5, quiet=True)  # fmt: skip
+    plan = _read(out[0])["settings"]["plan"]
+    assert plan["duration_s"] == 1.5
+    with pytest.raises(AvgenError, match="the plan lasts 2 s but 1.5 s"):
+        api.text_to_audio("a harp", tmp_path / "x.wav", model=str(tiny_folder),
+                          init_audio=src, plan=_plan(2.0).to_dict(), quiet=True)  # fmt: skip
