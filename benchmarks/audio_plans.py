@@ -111,7 +111,7 @@ def adherence(rows: list[tuple[np.ndarray, NotePlan]]) -> dict:
         ok, chroma, total = ok + o, chroma + c, total + t
     return {
         "pitch_class_ok": 100.0 * chroma / max(total, 1),
-        "onset_ms": float(np.median(errs)) if errs else float("nan"),
+        "onset_ms": float(np.median(errs)) if errs else None,
         "onsets": len(errs),
         "pitch_ok": 100.0 * ok / max(total, 1),
         "pitch_n": total,
@@ -173,6 +173,17 @@ def midi_melodies() -> list[tuple[str, NotePlan]]:
 # ----------------------------------------------------------------------------- runs
 
 
+@torch.no_grad()
+def chain(pipe, audio: np.ndarray) -> np.ndarray:
+    """A rendered clip through the mel, the VAE round trip and the default vocoder: the ceiling
+    of anything the denoiser generates."""
+    mel = pipe.front_end(torch.from_numpy(audio).float()[None])
+    decoded = pipe.vae.from_diffusion(pipe.vae.to_diffusion(mel), mel.shape[-1])
+    gen = torch.Generator().manual_seed(0)
+    wave = pipe.vocode(decoded, str(pipe.config["vocoder"]), gen)[0].clamp(-1, 1)
+    return wave.numpy()[: audio.size]
+
+
 def generate(pipe, prompt: str, seed: int, plan: NotePlan | None, duration: float):
     t0 = time.perf_counter()
     out = pipe(
@@ -192,7 +203,7 @@ def run(args: argparse.Namespace) -> dict:
     res = {m: [] for m in MODES}
     res["rendered"] = []
     times = {m: [] for m in MODES}
-    planned: dict[str, list] = {"composer": [], "truth": [], "rendered": []}
+    planned: dict[str, list] = {"composer": [], "truth": [], "rendered": [], "chain": []}
     composed = 0
     for i, (clip, prompt) in enumerate(zip(clips, prompts)):
         plans = {
@@ -210,6 +221,8 @@ def run(args: argparse.Namespace) -> dict:
         res["rendered"].append(check_audio(clip.audio, clip.sr, clip.expected))
         if plans["truth"] is not None and plans["truth"].notes:
             planned["rendered"].append((clip.audio, plans["truth"]))
+            if len(planned["chain"]) < args.chain_clips:
+                planned["chain"].append((chain(pipe, clip.audio), plans["truth"]))
         if not args.quiet and (i + 1) % 10 == 0:
             print(f"{i + 1}/{len(clips)} prompts", file=sys.stderr, flush=True)
     midi = []
@@ -226,6 +239,7 @@ def run(args: argparse.Namespace) -> dict:
         "model": str(args.model),
         "count": len(clips),
         "composed": composed,
+        "chain_clips": len(planned["chain"]),
         "tally": {m: tally(r) for m, r in res.items()},
         "adherence": {m: adherence(rows) for m, rows in planned.items()},
         "seconds": {m: float(np.mean(t)) for m, t in times.items()},
@@ -239,9 +253,14 @@ def run(args: argparse.Namespace) -> dict:
     }
 
 
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
 def write_markdown(r: dict, args: argparse.Namespace, path: Path) -> None:
     t = r["tally"]
     a = r["adherence"]
+    len_chain = r["chain_clips"]
     lines = [
         "# Note plans: planned against text-only generation",
         "",
@@ -270,11 +289,12 @@ def write_markdown(r: dict, args: argparse.Namespace, path: Path) -> None:
         "|---|---|---|---|",
     ]
     names = {"composer": "planned (composer)", "truth": "planned (the clip's notes)",
-             "rendered": "rendered clips"}  # fmt: skip
-    for m in ("composer", "truth", "rendered"):
+             "rendered": "rendered clips",
+             "chain": f"rendered -> VAE -> vocoder ({len_chain} clips)"}  # fmt: skip
+    for m in ("composer", "truth", "rendered", "chain"):
         x = a[m]
         lines.append(
-            f"| {names[m]} | {x['onset_ms']:.1f} ({x['onsets']}) | "
+            f"| {names[m]} | {_ms(x['onset_ms'])} ({x['onsets']}) | "
             f"{x['pitch_ok']:.1f} % ({x['pitch_hits']}/{x['pitch_n']}) | "
             f"{x['pitch_class_ok']:.1f} % |"
         )
@@ -290,7 +310,7 @@ def write_markdown(r: dict, args: argparse.Namespace, path: Path) -> None:
             "",
             f"MIDI melodies: the 20 melodies of `midi_melodies()` x {len(INSTRUMENT_PROMPTS)} "
             f"instrument prompts ({', '.join(repr(p) for p in INSTRUMENT_PROMPTS)}) = "
-            f"{m['clips']} clips: onset error median {m['onset_ms']:.1f} ms "
+            f"{m['clips']} clips: onset error median {_ms(m['onset_ms'])} ms "
             f"({m['onsets']} onsets), pitch within a semitone {m['pitch_ok']:.1f} % "
             f"({m['pitch_hits']}/{m['pitch_n']}; {m['pitch_class_ok']:.1f} % in any octave), "
             f"direction as planned "
@@ -312,6 +332,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--count", type=int, default=200)
     p.add_argument("--duration", type=float, default=4.0)
     p.add_argument("--seed-start", type=int, default=7_000_000)
+    p.add_argument("--chain-clips", type=int, default=50)
     p.add_argument("--midi", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     p.add_argument("--quiet", action="store_true")
