@@ -5,10 +5,11 @@ It reads what the prompt parser found (objects with their count, shape, size, mo
 and speed; the scene's floor; the time word; the camera) and simulates the clip with
 MotionWorld's own physics (``worlds.motion_physics``: pymunk for falls, bounces and what they
 hit, the prescribed motions as kinematic bodies), so a planned prompt moves exactly the way the
-training clips moved. Start states the prompt leaves open (where each object starts, its size,
-the direction of a move, which way a spin turns) are drawn from ``seed`` with MotionWorld's
+training clips moved. What the prompt leaves open (where each object starts, the direction of
+a move, which way a spin or orbit turns) is drawn from ``seed`` with MotionWorld's
 placement rules: each path stays in frame and clear of the others, a fall or bounce onto a
-square makes a stack (a collision event), a bounce makes at least two floor contacts. When a
+square makes a stack (a collision event), a bounce makes at least two floor contacts; an
+unstated size is MotionWorld's default, medium (its captions always name any other size). When a
 path cannot fit (a move longer than the frame, a clip too short for a bounce) the object still
 gets a plan: it starts where the path is longest in view. Two objects "colliding" start on the
 floor from opposite sides and meet (simulated with pymunk, restitution 0.8).
@@ -50,7 +51,13 @@ from avgen.vocab import (
 )
 from avgen.worlds.motion_physics import UNITS, _PhysicsRun, _prescribed
 from avgen.worlds.motion_render import _camera_track
-from avgen.worlds.motion_sampling import _DIR_VEC, _place, _stack_on, _travel_box
+from avgen.worlds.motion_sampling import (
+    _DIR_VEC,
+    MIN_FALL_FRAMES,
+    _place,
+    _stack_on,
+    _travel_box,
+)
 from avgen.worlds.motion_spec import (
     BOTTOM_FACTOR,
     BOUND_FACTOR,
@@ -62,7 +69,6 @@ from avgen.worlds.motion_spec import (
 )
 
 _SALT = 0x6D6F74  # the planner's stream, apart from MotionWorld's own
-_SIZE_WEIGHTS = {"small": 0.3, "medium": 0.45, "large": 0.25}  # MotionWorld's sampler's
 _MOVE_WEIGHTS = {"left": 0.35, "right": 0.35, "up": 0.15, "down": 0.15}
 #: Words the parser leaves unknown that still name a motion.
 _EXTRA_MOTIONS = {"floating": "rise", "float": "rise", "floats": "rise", "hovering": "still"}
@@ -142,13 +148,8 @@ def _objects(
     for group, o in enumerate(parsed_objs):
         motion = o.get("motion") if o.get("motion") in MOTIONS else (extra or "still")
         shape = o.get("shape") if o.get("shape") in SHAPES else "circle"
-        size = o.get("size") if o.get("size") in SIZES else None
-        for _ in range(100):
-            if size is not None:
-                break
-            size = _pick(rng, _SIZE_WEIGHTS)
-            if motion == "grow" and size == "large" or motion == "shrink" and size == "small":
-                size = None
+        # an unstated size is MotionWorld's default (its captions always name any other size)
+        size = o.get("size") if o.get("size") in SIZES else "medium"
         direction = o.get("direction")
         if motion == "move" and direction not in _DIR_VEC:
             direction = _pick(rng, _MOVE_WEIGHTS)
@@ -164,7 +165,7 @@ def _objects(
             spec = ObjectSpec(
                 str(o.get("colour") or ""),
                 shape,
-                size or "medium",
+                size,
                 motion,
                 direction,
                 speed,
@@ -230,16 +231,20 @@ def _placed(
         else:
             cand = _place(o, rng, spec, aspect, boxes, dur, fps)
         if cand is None:
-            cand = _loose(o, rng, spec, aspect)
+            cand = _loose(o, rng, spec, aspect, fps)
         box = _travel_box(cand, motion_rate(cand, spec.time), dur, aspect, floor)
         boxes.append(box if box is not None else (0.0, 0.0, 0.0, 0.0))
         placed[i] = cand
     return [placed[i] for i in range(len(objs))]
 
 
-def _loose(o: ObjectSpec, rng: np.random.Generator, spec: MotionSpec, aspect: float) -> ObjectSpec:
-    """A start for a path that cannot stay in frame: a move or rise starts at the side it
-    leaves from, a bounce or fall as high as the frame allows, anything else anywhere."""
+def _loose(
+    o: ObjectSpec, rng: np.random.Generator, spec: MotionSpec, aspect: float, fps: int
+) -> ObjectSpec:
+    """A start for a path that cannot stay in frame by MotionWorld's rules (its floor at the
+    frame's bottom edge, a move longer than the frame): a move or rise starts at the side it
+    leaves from, a bounce or fall from MotionWorld's drop heights (``_drop_height``) with its
+    drift towards the wider side, anything else anywhere."""
     floor = SCENES[spec.scene].floor * aspect
     d = SIZES[o.size]
     rb, bottom = BOUND_FACTOR[o.shape] * d, BOTTOM_FACTOR[o.shape] * d
@@ -256,11 +261,32 @@ def _loose(o: ObjectSpec, rng: np.random.Generator, spec: MotionSpec, aspect: fl
     elif o.motion == "rise":
         y = floor - bottom
     elif o.motion in ("bounce", "fall"):
-        top = MARGIN + rb
-        y = max(top, floor - bottom - float(rng.uniform(0.3, 0.65)))
+        y = floor - bottom - _drop_height(o, spec, rng, fps, floor - bottom - MARGIN - rb)
+        if o.direction in ("left", "right"):  # drift away from the side it drifts to
+            half = (MARGIN + rb, 0.5) if o.direction == "right" else (0.5, 1 - MARGIN - rb)
+            x = float(rng.uniform(*half))
     elif o.motion == "circle":
         x, y = 0.5, aspect / 2
     return replace(o, x=x, y=y)
+
+
+def _drop_height(
+    o: ObjectSpec, spec: MotionSpec, rng: np.random.Generator, fps: int, room: float
+) -> float:
+    """A bounce's or fall's drop height (fw) by MotionWorld's sampler: a bounce's first drop
+    lasts at least 3 frames and leaves time for two floor contacts, a fall's at least 4 frames
+    and lands 0.35 s before the end; at most ``room``."""
+    g = GRAVITY_FW * motion_rate(o, spec.time)
+    dur = spec.duration_s
+    if o.motion == "bounce":
+        hmax = min(room, g / 2 * ((dur - 0.15) / (1 + 2 * RESTITUTION)) ** 2, 0.65)
+        hmin = max(0.12, g / 2 * (MIN_FALL_FRAMES[0] / fps) ** 2)
+    else:
+        hmax = min(room, g / 2 * max(dur - 0.35, 0.1) ** 2)
+        hmin = max(0.2, g / 2 * (MIN_FALL_FRAMES[1] / fps) ** 2)
+        hmin = max(hmin, 0.75 * hmax)
+    hmax = max(hmax, 0.05)
+    return float(rng.uniform(min(hmin, hmax), hmax))
 
 
 # ----------------------------------------------------------------------------- simulation
