@@ -220,6 +220,8 @@ def _placed(
             cand = _place(o, rng, spec, aspect, boxes, dur, fps)
         elif stack and rank == 1 and base in placed:
             pair = _stack_on(o, placed[base], rng, spec, aspect, dur, fps)
+            if pair is None and onto:  # asked for: drop it straight onto the base
+                pair = placed[base], _dropped_on(o, placed[base], rng, spec, aspect, fps)
             cand = None
             if pair is not None:
                 # the top lands on the base: neither path's box needs to fit beside the other
@@ -268,6 +270,23 @@ def _loose(
     elif o.motion == "circle":
         x, y = 0.5, aspect / 2
     return replace(o, x=x, y=y)
+
+
+def _dropped_on(
+    top: ObjectSpec,
+    base: ObjectSpec,
+    rng: np.random.Generator,
+    spec: MotionSpec,
+    aspect: float,
+    fps: int,
+) -> ObjectSpec:
+    """``top`` above the middle of ``base`` (a square on the floor), dropped from a height
+    ``_drop_height`` allows: the stack MotionWorld's sampler could not fit in the clip."""
+    rb = BOUND_FACTOR[top.shape] * SIZES[top.size]
+    block_top = float(base.y) - SIZES[base.size] / 2
+    rest_y = block_top - BOTTOM_FACTOR[top.shape] * SIZES[top.size]
+    h = _drop_height(top, spec, rng, fps, rest_y - MARGIN - rb)
+    return replace(top, x=float(base.x), y=rest_y - h, direction=None)
 
 
 def _drop_height(
