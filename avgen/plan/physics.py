@@ -217,9 +217,9 @@ def _placed(
         o = objs[i]
         if stack and rank == 0:
             # the base first, placed like a resting or falling square of the world
-            cand = _place(o, rng, spec, aspect, boxes, dur, fps)
+            cand = _world_rule(_place, o, rng, spec, aspect, boxes, dur, fps)
         elif stack and rank == 1 and base in placed:
-            pair = _stack_on(o, placed[base], rng, spec, aspect, dur, fps)
+            pair = _world_rule(_stack_on, o, placed[base], rng, spec, aspect, dur, fps)
             if pair is None and onto:  # asked for: drop it straight onto the base
                 pair = placed[base], _dropped_on(o, placed[base], rng, spec, aspect, fps)
             cand = None
@@ -229,15 +229,24 @@ def _placed(
                 placed[base], cand = pair
                 boxes[0] = bbox if bbox is not None else boxes[0]
             if cand is None:
-                cand = _place(o, rng, spec, aspect, boxes, dur, fps)
+                cand = _world_rule(_place, o, rng, spec, aspect, boxes, dur, fps)
         else:
-            cand = _place(o, rng, spec, aspect, boxes, dur, fps)
+            cand = _world_rule(_place, o, rng, spec, aspect, boxes, dur, fps)
         if cand is None:
             cand = _loose(o, rng, spec, aspect, fps)
         box = _travel_box(cand, motion_rate(cand, spec.time), dur, aspect, floor)
         boxes.append(box if box is not None else (0.0, 0.0, 0.0, 0.0))
         placed[i] = cand
     return [placed[i] for i in range(len(objs))]
+
+
+def _world_rule(rule, *args):
+    """MotionWorld's placement ``rule`` (``_place``, ``_stack_on``), or None where its ranges
+    are empty (frames much wider than tall, where the world never draws)."""
+    try:
+        return rule(*args)
+    except ValueError:
+        return None
 
 
 def _loose(
