@@ -40,7 +40,7 @@ def small() -> dict:
         "num_frames": 3,
         "objects": [
             {"id": 0, "frames": [dict(frame, x=0.2 + 0.1 * k) for k in range(3)]},
-            {"id": 7, "meta": {"colour": "red"}, "frames": [dict(frame)] * 3},
+            {"id": 7, "meta": {"colour": "red"}, "frames": [dict(frame) for _ in range(3)]},
         ],
         "events": [
             {"t_s": 0.2, "kind": "collision", "objects": [0, 7], "surface": "object"},
@@ -379,3 +379,22 @@ def test_cli_bad_plan_file_exits_2(tmp_path: Path, capsys, small):
     code, _, err = _cli(["plan", "check", str(path)], capsys)
     assert code == 2 and "plan.objects[0].frames[1].y must be a number" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_api_takes_the_duration_from_the_prompt_and_checks_note_plans(tmp_path: Path):
+    from avgen import api
+    from avgen.plan import NotePlan
+
+    plan = api.plan_video("a green square sliding left for 3 seconds", seed=1, fps=10)
+    assert plan.num_frames == 30 and plan.fps == 10
+    assert api.plan_video("a green square sliding left", duration_s=1.5).num_frames == 12
+    notes = {"avgen_plan": 1, "kind": "notes", "duration_s": 2.0, "notes": []}
+    assert isinstance(api.check_plan(notes), NotePlan)
+    assert isinstance(api.check_plan(plan.to_dict()), MotionPlan)
+
+
+def test_layout_leaves_out_hidden_objects(small):
+    d = copy.deepcopy(small)
+    d["objects"][1]["frames"][0]["visible"] = False
+    lay = MotionPlan.from_dict(d).layout([0, 1], 16, 16)
+    assert 2 not in lay[0] and 2 in lay[1]
