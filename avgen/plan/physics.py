@@ -11,8 +11,8 @@ placement rules: each path stays in frame and clear of the others, a fall or bou
 square makes a stack (a collision event), a bounce makes at least two floor contacts; an
 unstated size is MotionWorld's default, medium (its captions always name any other size). When a
 path cannot fit (a move longer than the frame, a clip too short for a bounce) the object still
-gets a plan: it starts where the path is longest in view. Two objects "colliding" start on the
-floor from opposite sides and meet (simulated with pymunk, restitution 0.8).
+gets a plan: it starts where the path is longest in view. Two objects "colliding" (or one moving
+"into" or "hitting" the other) start on the floor and meet (pymunk, restitution 0.8).
 
 A prompt without an object (or with more than MotionWorld's three) gets no plan (None).
 ``plan_from_motion_truth`` turns a rendered MotionWorld clip's truth into its plan (what a
@@ -65,6 +65,7 @@ from avgen.worlds.motion_spec import (
     MotionSpec,
     ObjectSpec,
     _kinematic_state,
+    _shape_vertices,
     motion_rate,
 )
 
@@ -73,7 +74,32 @@ _MOVE_WEIGHTS = {"left": 0.35, "right": 0.35, "up": 0.15, "down": 0.15}
 #: Words the parser leaves unknown that still name a motion.
 _EXTRA_MOTIONS = {"floating": "rise", "float": "rise", "floats": "rise", "hovering": "still"}
 _ONTO_WORDS = {"onto", "lands", "landing"}
-_COLLIDE_WORDS = ("colliding", "collide", "collides", "collision", "crashing", "crash")
+_COLLIDE_WORDS = {
+    "colliding",
+    "collide",
+    "collides",
+    "collision",
+    "crashing",
+    "crash",
+    "crashes",
+    "hits",
+    "hit",
+    "hitting",
+    "bumping",
+    "bumps",
+    "into",
+}
+#: Direction words the parser leaves unknown ("drifting downward").
+_EXTRA_DIRECTIONS = {
+    "downward": "down",
+    "downwards": "down",
+    "upward": "up",
+    "upwards": "up",
+    "leftward": "left",
+    "leftwards": "left",
+    "rightward": "right",
+    "rightwards": "right",
+}
 
 
 def plan_motion(
@@ -98,11 +124,16 @@ def plan_motion(
     dur = n_frames / fps
     aspect = height / width
     spec = MotionSpec([], scene, camera, time, duration_s=dur)
-    words = set(p.get("unknown_words") or []) | set(str(p.get("text", "")).lower().split())
+    text = str(p.get("text") or "").lower().split() + list(p.get("unknown_words") or [])
+    words = {w.strip(",.;:!?\"'()") for w in text}
     objs = _objects(p["objects"], words, rng, time, fps)
     if objs is None:
         return None
-    collide = len(objs) == 2 and any(w.strip(",.") in _COLLIDE_WORDS for w in words)
+    collide = (
+        len(objs) == 2
+        and bool(words & _COLLIDE_WORDS)
+        and all(o.motion in ("move", "still") for o in objs)
+    )
     if collide:
         sim = _collide(objs, spec, aspect, fps, n_frames, rng)
     else:
@@ -151,6 +182,8 @@ def _objects(
         # an unstated size is MotionWorld's default (its captions always name any other size)
         size = o.get("size") if o.get("size") in SIZES else "medium"
         direction = o.get("direction")
+        if direction is None and motion == "move":
+            direction = next((d for w, d in _EXTRA_DIRECTIONS.items() if w in words), None)
         if motion == "move" and direction not in _DIR_VEC:
             direction = _pick(rng, _MOVE_WEIGHTS)
         elif motion == "bounce" and direction not in ("left", "right"):
@@ -354,8 +387,10 @@ def _collide(
     n_frames: int,
     rng: np.random.Generator,
 ) -> _Run:
-    """Two objects on the floor slide towards each other and collide (pymunk, restitution 0.8,
-    no friction); each moves at MotionWorld's move speed x its rate, they meet mid-clip."""
+    """Two objects on the floor meet mid-clip and collide (pymunk, restitution 0.8, no
+    friction, gravity keeping them down). Both slide towards each other at MotionWorld's move
+    speed x their rate, or only the one the prompt moves ("a red ball rolling into a blue box")
+    while the other rests; a mover's direction, when given, says which side it comes from."""
     floor = SCENES[spec.scene].floor * aspect
     dur = n_frames / fps
     sub = max(1, math.ceil(480 / fps))
@@ -367,26 +402,34 @@ def _collide(
     ground = pymunk.Segment(space.static_body, (-10 * u, floor * u), (11 * u, floor * u), 0)
     ground.elasticity, ground.friction, ground.collision_type = 0.0, 0.0, 1
     space.add(ground)
-    rates = [max(motion_rate(o, spec.time), 0.25) for o in objs]
-    speeds = [MOVE_SPEED_FW * r for r in rates]
+    movers = [i for i, o in enumerate(objs) if o.motion == "move"]
+    if len(movers) != 1:
+        movers = [0, 1]
+    sides = [-1.0, 1.0]  # object 0 starts on the left unless a lone mover says otherwise
+    if len(movers) == 1 and objs[movers[0]].direction == "left":
+        sides[movers[0]], sides[1 - movers[0]] = 1.0, -1.0
     meet = float(rng.uniform(0.35, 0.6)) * dur
     centre = float(rng.uniform(0.4, 0.6))
     bodies, events = [], []
-    for i, (o, v) in enumerate(zip(objs, speeds)):
+    for i, o in enumerate(objs):
         d = SIZES[o.size]
-        side = -1.0 if i == 0 else 1.0
-        x = centre + side * (d / 2 + v * meet)
+        v = MOVE_SPEED_FW * max(motion_rate(o, spec.time), 0.25) if i in movers else 0.0
+        x = centre + sides[i] * (d / 2 + v * meet)
         x = min(max(x, MARGIN + d / 2), 1 - MARGIN - d / 2)
         y = floor - BOTTOM_FACTOR[o.shape] * d
-        objs[i] = replace(o, x=x, y=y, motion="move", direction="right" if i == 0 else "left")
+        if i in movers:
+            heading = "right" if sides[i] < 0 else "left"
+            objs[i] = replace(o, x=x, y=y, motion="move", direction=heading)
+        else:
+            objs[i] = replace(o, x=x, y=y, motion="still", direction=None)
         body = pymunk.Body(1.0, float("inf"))
         body.position = (x * u, y * u)
-        body.velocity = (-side * v * u, 0.0)
-        shape = (
-            pymunk.Circle(body, d / 2 * u)
-            if o.shape == "circle"
-            else pymunk.Poly.create_box(body, (d * u, d * u))
-        )
+        body.velocity = (-sides[i] * v * u, 0.0)
+        if o.shape == "circle":
+            shape = pymunk.Circle(body, d / 2 * u)
+        else:
+            verts = [tuple(p) for p in _shape_vertices(o.shape, d * u, 0.0)]
+            shape = pymunk.Poly(body, verts)
         shape.elasticity, shape.friction = RESTITUTION, 0.0
         space.add(body, shape)
         bodies.append(body)

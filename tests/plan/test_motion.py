@@ -398,3 +398,19 @@ def test_layout_leaves_out_hidden_objects(small):
     d["objects"][1]["frames"][0]["visible"] = False
     lay = MotionPlan.from_dict(d).layout([0, 1], 16, 16)
     assert 2 not in lay[0] and 2 in lay[1]
+
+
+def test_a_ball_rolling_into_a_resting_box_pushes_it():
+    plan = _plan("a red ball rolling right into a blue box", seed=0)
+    (hit,) = [e for e in plan.events if e.surface == "object"]
+    k = int(hit.t_s * plan.fps)
+    ball, box = _track(plan, 0)[:, 0], _track(plan, 1)[:, 0]
+    assert ball[k] > ball[0] and box[k] == pytest.approx(box[0])  # the box waits
+    assert box[-1] > box[k] + 0.05  # and is pushed right after the hit
+    assert plan.objects[1].meta["motion"] == "still"
+
+
+def test_direction_words_the_parser_leaves_unknown():
+    for seed in range(3):
+        track = _track(_plan("a blue ball drifting downward against the sky", seed))
+        assert track[-1, 1] - track[0, 1] > 0.3
