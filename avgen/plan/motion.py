@@ -256,15 +256,7 @@ class MotionPlan:
             if end == self.num_frames:
                 state = EndState(**vars(o.end))
             else:
-                last = o.frames[end - 1]
-                prev = o.frames[end - 2] if end >= 2 else last
-                state = EndState(
-                    last.x,
-                    last.y,
-                    (last.x - prev.x) * self.fps,
-                    (last.y - prev.y) * self.fps,
-                    last.angle,
-                )
+                state = state_at(o.frames, end - 1, self.fps)
             objs.append(PlannedObject(o.id, frames, state, dict(o.meta)))
         events = [
             ContactEvent(e.t_s - t0, e.kind, e.x, e.y, list(e.objects), e.surface, e.speed)
@@ -326,6 +318,14 @@ class MotionPlan:
                 if f.visible:
                     out[k, i] = (f.x, f.y)
         return out
+
+
+def state_at(frames: list[ObjectFrame], k: int, fps: int) -> EndState:
+    """An object's state at frame ``k``: its position and angle there, its velocity by the
+    backward difference from frame k - 1 (zero at frame 0)."""
+    last = frames[k]
+    prev = frames[k - 1] if k >= 1 else last
+    return EndState(last.x, last.y, (last.x - prev.x) * fps, (last.y - prev.y) * fps, last.angle)
 
 
 # ---------------------------------------------------------------------------- reading
@@ -402,8 +402,7 @@ def _object(value, path: str, n: int, fps: int) -> PlannedObject:
             schema.number(e.get("angle", 0.0), f"{path}.end.angle", -1e6, 1e6),
         )
     else:  # the last frame, moving as between the last two frames
-        last, prev = frames[-1], frames[-2] if n >= 2 else frames[-1]
-        end = EndState(last.x, last.y, (last.x - prev.x) * fps, (last.y - prev.y) * fps, last.angle)
+        end = state_at(frames, n - 1, fps)
     return PlannedObject(oid, frames, end, _meta(o.get("meta", {}), f"{path}.meta"))
 
 

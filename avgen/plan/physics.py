@@ -35,6 +35,7 @@ from avgen.plan.motion import (
     MotionPlan,
     ObjectFrame,
     PlannedObject,
+    state_at,
 )
 from avgen.vocab import (
     CAMERA,
@@ -504,7 +505,16 @@ def _to_plan(
             "group": o.group,
         }
         planned.append(PlannedObject(i, frames, end, info))
-    events = [
+    events = _events(sim.events, n_frames / fps)
+    return MotionPlan(
+        fps, n_frames, width, height, planned, events, camera, time_factor, source, meta
+    )
+
+
+def _events(raw: list[dict], duration_s: float) -> list[ContactEvent]:
+    """MotionWorld's events (``t``, ``kind``, ``pos``, ``objects``, ``surface``, ``speed``) as
+    the plan's, those before ``duration_s``."""
+    return [
         ContactEvent(
             float(e["t"]),
             e["kind"],
@@ -514,12 +524,9 @@ def _to_plan(
             e["surface"],
             float(e["speed"]),
         )
-        for e in sim.events
-        if e["t"] < n_frames / fps
+        for e in raw
+        if e["t"] < duration_s
     ]
-    return MotionPlan(
-        fps, n_frames, width, height, planned, events, camera, time_factor, source, meta
-    )
 
 
 def plan_from_motion_truth(truth: dict) -> MotionPlan:
@@ -535,24 +542,10 @@ def plan_from_motion_truth(truth: dict) -> MotionPlan:
             f = ObjectFrame(float(x), float(y), float(d), float(d) / aspect, float(a), True)
             f.visible = f.in_frame()
             frames.append(f)
-        prev = frames[-2] if n >= 2 else frames[-1]
-        last = frames[-1]
-        end = EndState(last.x, last.y, (last.x - prev.x) * fps, (last.y - prev.y) * fps, last.angle)
+        end = state_at(frames, n - 1, fps)
         keys = ("colour", "shape", "size", "motion", "direction", "speed", "group")
         objs.append(PlannedObject(int(o["id"]), frames, end, {k: o.get(k) for k in keys}))
-    events = [
-        ContactEvent(
-            float(e["t"]),
-            e["kind"],
-            float(e["pos"][0]),
-            float(e["pos"][1]),
-            [int(j) for j in e["objects"]],
-            e["surface"],
-            float(e["speed"]),
-        )
-        for e in truth.get("events", [])
-        if e["t"] < n / fps
-    ]
+    events = _events(truth.get("events", []), n / fps)
     camera = None
     if truth.get("camera", "static") != "static":
         track = truth["camera_track"]
