@@ -519,6 +519,45 @@ def plan_audio(
     return plan.compose_notes(_parse(prompt), duration, seed=seed)
 
 
+def plan_video(
+    prompt: str,
+    *,
+    duration_s: float | None = None,
+    seed: int = 0,
+    fps: int = 8,
+    width: int = 64,
+    height: int = 64,
+) -> Any:
+    """The motion plan a video prompt gets (``avgen.plan.MotionPlan``): its objects simulated
+    with MotionWorld's physics from start states drawn from ``seed``, ``fps`` frames a second
+    for a ``width`` x ``height`` output; None when the prompt names nothing to move (generation
+    then runs from the text alone). The duration is the flag's, else the prompt's, else 4 s."""
+    from avgen import plan
+
+    check_range("seed", seed)
+    check_range("fps", fps)
+    check_range("width", width)
+    check_range("height", height)
+    prompt = check_prompt(prompt)
+    duration, _ = resolve_duration(prompt, duration_s)
+    check_range("video duration", duration)
+    from avgen.prompts import parse_prompt as _parse
+
+    return plan.plan_motion(_parse(prompt), duration, seed, fps=fps, width=width, height=height)
+
+
+def check_plan(source: str | Path | dict) -> Any:
+    """Read and check a plan file (or dict) of any kind: the ``NotePlan`` or ``MotionPlan`` it
+    holds; a ``PlanError`` sentence naming the first wrong field otherwise."""
+    from avgen.plan import motion, notes, schema
+
+    data = schema.read_json(source)
+    kind = data.get("kind") if isinstance(data, dict) else None
+    if kind == motion.KIND:
+        return motion.MotionPlan.from_dict(data)
+    return notes.NotePlan.from_dict(data)
+
+
 @dataclass
 class ResolvedPlan:
     """The note plan a generation follows (or None) and what the sidecar says about it."""

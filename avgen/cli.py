@@ -138,9 +138,23 @@ def _add_plan(sub: Any) -> None:
     q.add_argument("--duration", type=float, default=None, help="seconds (default: prompt, or 4)")
     q.add_argument("--melody", default=None, help="MIDI file whose notes become the plan")
     q.add_argument("--melody-track", type=int, default=None, help="melodic track (from 0)")
+    v = psub.add_parser("video", help="the motion plan: object tracks, contacts, camera (JSON)")
+    v.add_argument("prompt", help="what moves")
+    v.add_argument("-o", "--output", default=None, help="plan file (default: print the JSON)")
+    v.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    v.add_argument("--duration", type=float, default=None, help="seconds (default: prompt, or 4)")
+    v.add_argument("--fps", type=int, default=8, help="frames per second (default 8)")
+    v.add_argument("--width", type=int, default=64, help="output width in pixels (default 64)")
+    v.add_argument("--height", type=int, default=64, help="output height in pixels (default 64)")
+    c = psub.add_parser("check", help="check a plan file; print what it holds")
+    c.add_argument("file", help="plan JSON file (notes or motion)")
 
 
 def _plan_command(args: argparse.Namespace) -> int:
+    if args.plan_command == "video":
+        return _plan_video(args)
+    if args.plan_command == "check":
+        return _plan_check(args)
     if args.melody is None and args.prompt is None:
         raise AvgenError("give a prompt to plan, or --melody tune.mid.")
     plan = api.plan_audio(
@@ -162,6 +176,46 @@ def _plan_command(args: argparse.Namespace) -> int:
 
     write_json(plan.to_dict(), args.output)
     print(args.output)
+    return 0
+
+
+def _plan_video(args: argparse.Namespace) -> int:
+    plan = api.plan_video(
+        args.prompt,
+        duration_s=args.duration,
+        seed=args.seed,
+        fps=args.fps,
+        width=args.width,
+        height=args.height,
+    )
+    if plan is None:
+        raise AvgenError(
+            "this prompt names nothing to move (no object, or more than three), so it gets no "
+            "motion plan; `avgen video` renders it from the text alone."
+        )
+    if args.output is None:
+        print(json.dumps(plan.to_dict(), indent=1, allow_nan=False))
+        return 0
+    from avgen.plan.schema import write_json
+
+    write_json(plan.to_dict(), args.output)
+    print(args.output)
+    return 0
+
+
+def _plan_check(args: argparse.Namespace) -> int:
+    plan = api.check_plan(args.file)
+    d = plan.to_dict()
+    if d["kind"] == "motion":
+        print(
+            f"{args.file}: a motion plan, {d['num_frames']} frames at {d['fps']} fps "
+            f"({d['duration_s']:g} s), {len(d['objects'])} objects, {len(d['events'])} events."
+        )
+    else:
+        print(
+            f"{args.file}: a note plan, {d['duration_s']:g} s, {len(d['notes'])} notes, "
+            f"{len(d['drums'])} drum hits."
+        )
     return 0
 
 
