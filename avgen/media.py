@@ -243,8 +243,8 @@ def write_mp4(
     *,
     overwrite: bool = True,
 ) -> Path:
-    """Write H.264 (libx264, yuv420p, crf 18, faststart, one thread: the same bytes on every
-    machine) video with optional AAC audio.
+    """Write H.264 (libx264, yuv420p, crf 18, faststart; one encoder thread, so the bytes do
+    not depend on the CPU count) video with optional AAC audio.
 
     Odd frame sizes are padded to even by repeating the last row/column. Audio (T,) or (C, T)
     is trimmed or padded with silence to exactly F / fps seconds so both streams end together.
