@@ -165,7 +165,7 @@ def check_output(path: str | Path, allowed_suffixes: tuple[str, ...]) -> Path:
     return path
 
 
-def check_outputs(
+def check_new_outputs(
     command: str, paths: list[Path], *, preview: bool = False, overwrite: bool = False
 ) -> list[Path]:
     """Every file a run of ``command`` will write for the outputs ``paths`` (the outputs, their
@@ -381,7 +381,7 @@ def text_to_audio(
     init_wave = _read_init_audio(init_audio)
     output = check_output(output, AUDIO_SUFFIXES)
     paths = output_paths(output, 1, batch)[0]
-    check_outputs("audio", paths, preview=preview, overwrite=overwrite)
+    check_new_outputs("audio", paths, preview=preview, overwrite=overwrite)
     lora = extra.get("lora")
     if lora is not None and not isinstance(lora, str | Path):
         raise AvgenError(f"lora must be an adapter folder path, got {lora!r}.")
@@ -444,7 +444,7 @@ def text_to_video(
     duration = None if num_frames is not None else resolve_duration(prompt, duration_s)[0]
     output = check_output(output, VIDEO_SUFFIXES)
     paths = output_paths(output, 1, batch)[0]
-    check_outputs("video", paths, preview=preview, overwrite=overwrite)
+    check_new_outputs("video", paths, preview=preview, overwrite=overwrite)
     extra = {**extra, **gpu_options(extra)}
     gpu = {k: extra[k] for k in GPU_EXTRA_KEYS}
     pipe = video_pipeline(extra.get("model"), device, dtype=dtype, **gpu)
@@ -473,7 +473,7 @@ def render_demo(
     from avgen.worlds.av import render_av_clip
 
     output = check_output(output, VIDEO_SUFFIXES)
-    check_outputs("demo", [output], overwrite=overwrite)
+    check_new_outputs("demo", [output], overwrite=overwrite)
     clip = render_av_clip(seed)
     frames = upscale_frames(clip.frames, upscale)
     text = sidecar_text(

@@ -237,7 +237,7 @@ def _generate(args: argparse.Namespace) -> list[Path]:
     paths = api.output_paths(args.output, len(prompts), 1)
     # every file of every prompt, checked before the first is generated
     outputs = [p for row in paths for p in api.output_paths(row[0], 1, args.batch)[0]]
-    api.check_outputs(args.command, outputs, preview=args.preview, overwrite=args.overwrite)
+    api.check_new_outputs(args.command, outputs, preview=args.preview, overwrite=args.overwrite)
     written: list[Path] = []
     for prompt, row in zip(prompts, paths):
         written += generate(prompt, row[0], **kwargs)
@@ -350,6 +350,8 @@ def main(argv: list[str] | None = None) -> None:
         code = run(argv)
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
     except BrokenPipeError:
+        if not _stdout_closed():
+            raise  # a pipe of something else broke: not the reader going away
         _silence_stdout()
         raise SystemExit(0) from None
     except AvgenError as exc:
@@ -367,6 +369,18 @@ def _print_json(value: Any, what: str, indent: int = 2) -> None:
     from avgen.files import json_text
 
     sys.stdout.write(json_text(value, what=what, indent=indent))
+
+
+def _stdout_closed() -> bool:
+    """True when nobody reads stdout any more (the pipe's reader has gone)."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(event & select.POLLERR for _, event in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll (Windows) or no real stdout
+        return True
 
 
 def _silence_stdout() -> None:

@@ -391,6 +391,22 @@ def test_a_reader_that_stops_early_ends_quietly(argv: list[str]) -> None:
     assert done.stderr == ""
 
 
+def test_another_broken_pipe_is_not_hidden() -> None:
+    """Only the reader of stdout going away is quiet; a pipe of something else that breaks
+    while stdout is open still fails loudly."""
+    code = (
+        "from avgen import cli\n"
+        "def run(argv):\n"
+        "    raise BrokenPipeError(32, 'a worker pipe')\n"
+        "cli.run = run\n"
+        "cli.main(['prompt', 'parse', 'x'])\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          timeout=120)  # fmt: skip
+    assert done.returncode == 1 and "a worker pipe" in done.stderr
+
+
 # ----------------------------------------------------------------------------- MP4 bytes
 
 
