@@ -428,7 +428,7 @@ def test_mp4_bytes_do_not_depend_on_the_cpu_count(tmp_path: Path) -> None:
     cores = sorted(os.sched_getaffinity(0))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     hashes = set()
-    for i, allowed in enumerate([cores[:1], cores, cores[:1]]):
+    for i, allowed in enumerate([cores[:1], cores]):
         out = tmp_path / f"v{i}.mp4"
         cmd = [sys.executable, "-c", MP4_SCRIPT, str(out), ",".join(map(str, allowed))]
         subprocess.run(cmd, check=True, env=env, timeout=120)
