@@ -165,6 +165,20 @@ def check_output(path: str | Path, allowed_suffixes: tuple[str, ...]) -> Path:
     return path
 
 
+def check_new_outputs(
+    command: str, paths: list[Path], *, preview: bool = False, overwrite: bool = False
+) -> list[Path]:
+    """Every file a run of ``command`` will write for the outputs ``paths`` (the outputs, their
+    previews and sidecars: ``avgen.generate.run_files``), checked before any work: none twice
+    and, without ``overwrite``, none that exists (OutputExistsError naming it). At publish time
+    each is checked again (``avgen.files.publish``), for one that appears while generating."""
+    from avgen.files import check_new
+    from avgen.generate import run_files
+
+    files = [f for path in paths for f in run_files(command, Path(path), preview)]
+    return check_new(files, overwrite=overwrite)
+
+
 # ----------------------------------------------------------------------------- loading
 
 
@@ -342,6 +356,7 @@ def text_to_audio(
     plan: Any = None,
     melody: str | Path | None = None,
     melody_track: int | None = None,
+    overwrite: bool = False,
     **extra: Any,
 ) -> list[Path]:
     """Text to audio with the shipped AudioLDM-style model (or ``model=`` a local folder).
@@ -359,6 +374,8 @@ def text_to_audio(
     ``init_audio`` (a file) + ``strength`` in (0, 1]: AudioLDM style transfer of that sound
     (its length sets the duration); ``inpaint=(start_s, end_s)`` regenerates only that range;
     ``super_resolution=cutoff_hz`` keeps its band below the cut-off and generates the band above.
+    An output, preview or sidecar that exists is refused (OutputExistsError) before any work,
+    and again if it appears while generating, unless ``overwrite``.
     """
     from avgen.generate import audio_job, write_batch
 
@@ -373,6 +390,8 @@ def text_to_audio(
     duration, duration_source = resolve_duration(prompt, audio_length_in_s)
     init_wave = _read_init_audio(init_audio)
     output = check_output(output, AUDIO_SUFFIXES)
+    paths = output_paths(output, 1, batch)[0]
+    check_new_outputs("audio", paths, preview=preview, overwrite=overwrite)
     lora = extra.get("lora")
     if lora is not None and not isinstance(lora, str | Path):
         raise AvgenError(f"lora must be an adapter folder path, got {lora!r}.")
@@ -397,8 +416,9 @@ def text_to_audio(
     edit = dict(init_audio=init_audio, strength=strength, inpaint=inpaint,
                 super_resolution=super_resolution)  # fmt: skip
     job = audio_job(pipe, prompt, options, duration, init_wave, edit, extra, note_plan)
-    paths = output_paths(output, 1, batch)[0]
-    return write_batch(pipe, job, paths, seed=seed, quiet=quiet, device=device, dtype=dtype)
+    return write_batch(
+        pipe, job, paths, seed=seed, quiet=quiet, device=device, dtype=dtype, overwrite=overwrite
+    )
 
 
 def text_to_video(
@@ -416,6 +436,7 @@ def text_to_video(
     device: str = "cpu",
     dtype: str = "fp32",
     quiet: bool = False,
+    overwrite: bool = False,
     **extra: Any,
 ) -> list[Path]:
     """Text to video with the shipped space-time DiT (or ``model=`` a local folder: avgen's
@@ -429,7 +450,9 @@ def text_to_video(
     continue; the output holds it first).
     A batch writes name_0 ... name_{N-1}; sample j uses seed + j and its sidecar records that
     seed with batch 1, so ``rerun`` replays it. ``preview`` also writes ``<output>.gif`` and a
-    contact sheet ``<output>.png``.
+    contact sheet ``<output>.png``. An output, preview or sidecar that exists is refused
+    (OutputExistsError) before any work, and again if it appears while generating, unless
+    ``overwrite``.
     """
     from avgen.generate import video_job, write_batch
 
@@ -445,30 +468,40 @@ def text_to_video(
     prompt = check_prompt(prompt)
     duration = None if num_frames is not None else resolve_duration(prompt, duration_s)[0]
     output = check_output(output, VIDEO_SUFFIXES)
+    paths = output_paths(output, 1, batch)[0]
+    check_new_outputs("video", paths, preview=preview, overwrite=overwrite)
     extra = {**extra, **gpu_options(extra)}
     gpu = {k: extra[k] for k in GPU_EXTRA_KEYS}
     pipe = video_pipeline(extra.get("model"), device, dtype=dtype, **gpu)
     job = video_job(pipe, prompt, options, duration, num_frames, extra, upscale)
-    paths = output_paths(output, 1, batch)[0]
-    return write_batch(pipe, job, paths, seed=seed, quiet=quiet, device=device, dtype=dtype)
+    return write_batch(
+        pipe, job, paths, seed=seed, quiet=quiet, device=device, dtype=dtype, overwrite=overwrite
+    )
 
 
 # ----------------------------------------------------------------------------- worlds, demo
 
 
 def render_demo(
-    output: str | Path = "out/demo.mp4", *, seed: int = 7, upscale: int = 256, quiet: bool = False
+    output: str | Path = "out/demo.mp4",
+    *,
+    seed: int = 7,
+    upscale: int = 256,
+    quiet: bool = False,
+    overwrite: bool = False,
 ) -> Path:
-    """Render an AVWorld example clip with sound to an MP4 (the main job until models ship)."""
+    """Render an AVWorld example clip with sound to an MP4 (the main job until models ship);
+    an existing output or sidecar is refused unless ``overwrite``."""
+    from avgen.files import write_text
     from avgen.media import upscale_frames, write_mp4
-    from avgen.sidecar import write_sidecar
+    from avgen.sidecar import sidecar_path, sidecar_text
     from avgen.worlds.av import render_av_clip
 
     output = check_output(output, VIDEO_SUFFIXES)
+    check_new_outputs("demo", [output], overwrite=overwrite)
     clip = render_av_clip(seed)
     frames = upscale_frames(clip.frames, upscale)
-    write_mp4(output, frames, clip.fps, audio=clip.audio, sr=clip.sr)
-    write_sidecar(
+    text = sidecar_text(
         output,
         command="demo",
         prompt=clip.captions[-1],
@@ -477,6 +510,8 @@ def render_demo(
         model_id="avworld",
         extra={"truth_events": clip.truth.get("events", [])},
     )
+    write_mp4(output, frames, clip.fps, audio=clip.audio, sr=clip.sr, overwrite=overwrite)
+    write_text(sidecar_path(output), text, overwrite=overwrite)
     return output
 
 
@@ -630,8 +665,11 @@ def check_file(path: str | Path, prompt: str) -> dict[str, Any]:
     return _check(path, check_prompt(prompt))
 
 
-def rerun(sidecar: str | Path, output: str | Path | None = None) -> list[Path]:
-    """Regenerate an output from its sidecar JSON (to ``output`` or the recorded name)."""
+def rerun(
+    sidecar: str | Path, output: str | Path | None = None, *, overwrite: bool = False
+) -> list[Path]:
+    """Regenerate an output from its sidecar JSON (to ``output`` or the recorded name); an
+    existing output is refused unless ``overwrite`` (regenerating in place needs it)."""
     from avgen.sidecar import read_sidecar
 
     record = read_sidecar(sidecar)
@@ -639,7 +677,9 @@ def rerun(sidecar: str | Path, output: str | Path | None = None) -> list[Path]:
     command = record["command"]
     settings = dict(record["settings"])
     if command == "demo":
-        return [render_demo(target, seed=record["seed"], quiet=True, **settings)]
+        return [
+            render_demo(target, seed=record["seed"], quiet=True, overwrite=overwrite, **settings)
+        ]
     generators = {"audio": text_to_audio, "video": text_to_video}
     if command == "av":
         raise AvgenError(
@@ -648,4 +688,6 @@ def rerun(sidecar: str | Path, output: str | Path | None = None) -> list[Path]:
         )
     if command not in generators:
         raise AvgenError(f"{sidecar} records command {command!r}, which rerun cannot replay.")
-    return generators[command](record["prompt"], target, seed=record["seed"], **settings)
+    return generators[command](
+        record["prompt"], target, seed=record["seed"], overwrite=overwrite, **settings
+    )

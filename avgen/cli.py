@@ -7,7 +7,6 @@ prints one sentence on stderr and exits with code 2.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -43,6 +42,15 @@ def add_generation_flags(p: argparse.ArgumentParser, *, default_output: str) -> 
     p.add_argument("--vae-slicing", action="store_true", help="diffusers folder: sliced VAE decode")
     p.add_argument("--vae-tiling", action="store_true", help="diffusers folder: tiled VAE decode")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_overwrite_flag(p)
+
+
+def add_overwrite_flag(p: argparse.ArgumentParser) -> None:
+    """``--overwrite``: without it an output (or its sidecar or preview) that exists, or that
+    appears while generating, is refused with exit code 2."""
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace existing outputs (default: refuse)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="out/demo.mp4")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--quiet", action="store_true")
+    add_overwrite_flag(p)
     _add_prompt(sub)
     _add_plan(sub)
     _add_data(sub)
@@ -66,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rerun", help="regenerate an output from its sidecar JSON")
     p.add_argument("sidecar", type=Path)
     p.add_argument("-o", "--output", default=None)
+    add_overwrite_flag(p)
     for name, what in (
         ("train", "train a model from a folder of captioned clips"),
         ("finetune", "LoRA fine-tuning on a domain"),
@@ -138,6 +148,7 @@ def _add_plan(sub: Any) -> None:
     q.add_argument("--duration", type=float, default=None, help="seconds (default: prompt, or 4)")
     q.add_argument("--melody", default=None, help="MIDI file whose notes become the plan")
     q.add_argument("--melody-track", type=int, default=None, help="melodic track (from 0)")
+    add_overwrite_flag(q)
     v = psub.add_parser("video", help="the motion plan: object tracks, contacts, camera (JSON)")
     v.add_argument("prompt", help="what moves")
     v.add_argument("-o", "--output", default=None, help="plan file (default: print the JSON)")
@@ -146,6 +157,7 @@ def _add_plan(sub: Any) -> None:
     v.add_argument("--fps", type=int, default=8, help="frames per second (default 8)")
     v.add_argument("--width", type=int, default=64, help="output width in pixels (default 64)")
     v.add_argument("--height", type=int, default=64, help="output height in pixels (default 64)")
+    add_overwrite_flag(v)
     c = psub.add_parser("check", help="check a plan file; print what it holds")
     c.add_argument("file", help="plan JSON file (notes or motion)")
 
@@ -170,11 +182,11 @@ def _plan_command(args: argparse.Namespace) -> int:
             "gets no note plan; `avgen audio` renders it from the text alone."
         )
     if args.output is None:
-        print(json.dumps(plan.to_dict(), indent=1, allow_nan=False))
+        _print_json(plan.to_dict(), "the plan", indent=1)
         return 0
     from avgen.plan.schema import write_json
 
-    write_json(plan.to_dict(), args.output)
+    write_json(plan.to_dict(), args.output, overwrite=args.overwrite)
     print(args.output)
     return 0
 
@@ -194,11 +206,11 @@ def _plan_video(args: argparse.Namespace) -> int:
             "motion plan; `avgen video` renders it from the text alone."
         )
     if args.output is None:
-        print(json.dumps(plan.to_dict(), indent=1, allow_nan=False))
+        _print_json(plan.to_dict(), "the plan", indent=1)
         return 0
     from avgen.plan.schema import write_json
 
-    write_json(plan.to_dict(), args.output)
+    write_json(plan.to_dict(), args.output, overwrite=args.overwrite)
     print(args.output)
     return 0
 
@@ -267,6 +279,7 @@ def _generate(args: argparse.Namespace) -> list[Path]:
         device=args.device,
         dtype=args.dtype,
         quiet=args.quiet,
+        overwrite=args.overwrite,
     )
     if args.model is not None:
         kwargs["model"] = args.model
@@ -285,6 +298,9 @@ def _generate(args: argparse.Namespace) -> list[Path]:
                 kwargs[key] = getattr(args, key)
     prompts = _prompts(args)
     paths = api.output_paths(args.output, len(prompts), 1)
+    # every file of every prompt, checked before the first is generated
+    outputs = [p for row in paths for p in api.output_paths(row[0], 1, args.batch)[0]]
+    api.check_new_outputs(args.command, outputs, preview=args.preview, overwrite=args.overwrite)
     written: list[Path] = []
     for prompt, row in zip(prompts, paths):
         written += generate(prompt, row[0], **kwargs)
@@ -327,7 +343,9 @@ def run(argv: list[str] | None = None) -> int:
         for path in _generate(args):
             print(path)
     elif cmd == "demo":
-        print(api.render_demo(args.output, seed=args.seed, quiet=args.quiet))
+        print(
+            api.render_demo(args.output, seed=args.seed, quiet=args.quiet, overwrite=args.overwrite)
+        )
     elif cmd == "prompt":
         return _prompt_command(args)
     elif cmd == "plan":
@@ -348,9 +366,9 @@ def run(argv: list[str] | None = None) -> int:
         )
         print(out)
     elif cmd == "eval":
-        print(json.dumps(api.check_file(args.file, args.prompt), indent=2))
+        _print_json(api.check_file(args.file, args.prompt), "the check results")
     elif cmd == "rerun":
-        for path in api.rerun(args.sidecar, args.output):
+        for path in api.rerun(args.sidecar, args.output, overwrite=args.overwrite):
             print(path)
     elif cmd == "train":
         if args.args[:1] == ["video"]:
@@ -385,10 +403,13 @@ def _prompt_command(args: argparse.Namespace) -> int:
     from avgen import prompts
 
     if args.prompt_command == "parse":
-        print(json.dumps(api.parse_prompt(args.text), indent=2))
+        _print_json(api.parse_prompt(args.text), "the parsed prompt")
     elif args.prompt_command == "lint":
         report = api.lint_prompt(args.text, kind=args.kind, model=args.model)
-        print(json.dumps(report.to_dict(), indent=2) if args.json else report.format())
+        if args.json:
+            _print_json(report.to_dict(), "the lint report")
+        else:
+            print(report.format())
     else:
         if args.kind == "audio":
             mood, details = args.layers[0], " ".join(args.layers[1:])
@@ -400,9 +421,16 @@ def _prompt_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: one sentence on stderr and exit 2 for any user error."""
+    """Console entry point: one sentence on stderr and exit 2 for any user error; a reader that
+    stops early (``avgen prompt parse ... | head -1``) ends the command quietly."""
     try:
         code = run(argv)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+    except BrokenPipeError:
+        if not _stdout_closed():
+            raise  # a pipe of something else broke: not the reader going away
+        _silence_stdout()
+        raise SystemExit(0) from None
     except AvgenError as exc:
         msg = str(exc).rstrip()
         sys.stderr.write(f"avgen: {msg}\n")
@@ -411,6 +439,36 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.write("avgen: interrupted.\n")
         raise SystemExit(130) from None
     raise SystemExit(code)
+
+
+def _print_json(value: Any, what: str, indent: int = 2) -> None:
+    """Print ``value`` as standard JSON (AvgenError for a NaN or infinity, never ``NaN``)."""
+    from avgen.files import json_text
+
+    sys.stdout.write(json_text(value, what=what, indent=indent))
+
+
+def _stdout_closed() -> bool:
+    """True when nobody reads stdout any more (the pipe's reader has gone)."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(event & select.POLLERR for _, event in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll (Windows) or no real stdout
+        return True
+
+
+def _silence_stdout() -> None:
+    """Point stdout at the null device, so Python's final flush into the closed pipe is quiet."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (an embedded or captured one)
+        pass
 
 
 if __name__ == "__main__":

@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -52,6 +51,7 @@ from avgen.audio.denoiser import AudioDenoiser
 from avgen.audio.vae import MelVAE
 from avgen.audio.vocoder import Vocoder
 from avgen.errors import AvgenError
+from avgen.files import temp_path
 from avgen.modeling import RENAMED_KEYS, PretrainedModel
 
 # the pipeline class lives beside the other pipelines; folders exported before it moved carry a
@@ -211,7 +211,7 @@ def _stored_dtype(weights: Path) -> torch.dtype:
 
 def _temp_beside(out: Path) -> Path:
     """A fresh temporary folder next to ``out`` (same file system, so the rename is atomic)."""
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    tmp = temp_path(out)  # pid and random bits: two exports of one folder never collide
     if tmp.exists():
         shutil.rmtree(tmp)
     return tmp

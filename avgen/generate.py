@@ -31,7 +31,7 @@ class Job:
     call: dict[str, Any]
     settings: dict[str, Any]
     total_steps: int
-    write: Callable[[Path, Any], None]
+    write: Callable[[Path, Any, bool], None]  # (path, result, overwrite)
     record: Callable[[Any], dict[str, Any]]
 
 
@@ -65,13 +65,18 @@ def write_batch(
     quiet: bool,
     device: str,
     dtype: str,
+    overwrite: bool = False,
 ) -> list[Path]:
     """Run ``job`` once per path (seed + j for the j-th) and write each output, its previews
-    and its sidecar; returns the paths written."""
+    and its sidecar; returns the paths written. The sidecar's JSON is made before the output
+    is published (a value JSON cannot hold fails before any file); then the output, its
+    previews and its sidecar are published in that order, each refused without ``overwrite``
+    when its name exists (``avgen.files.publish``)."""
     import torch
 
+    from avgen.files import write_text
     from avgen.prompts import parse_prompt
-    from avgen.sidecar import write_sidecar
+    from avgen.sidecar import sidecar_path, sidecar_text
 
     parsed = parse_prompt(job.prompt).to_dict()
     for j, path in enumerate(paths):
@@ -80,8 +85,7 @@ def write_batch(
             pipe, job.total_steps, desc=job.command, quiet=quiet, device=device, dtype=dtype,
             prompt=job.prompt, generator=generator, **job.call,
         )  # fmt: skip
-        job.write(path, result)
-        write_sidecar(
+        text = sidecar_text(
             path,
             command=job.command,
             prompt=job.prompt,
@@ -91,7 +95,22 @@ def write_batch(
             parsed=parsed,
             extra=job.record(result),
         )
+        job.write(path, result, overwrite)
+        write_text(sidecar_path(path), text, overwrite=overwrite)
     return paths
+
+
+def run_files(command: str, path: Path, preview: bool) -> list[Path]:
+    """Every file one output of ``command`` ("audio", "video", "demo") makes: the output, its
+    previews when ``preview`` (audio: ``<output>.png``; video: ``<output>.gif`` and ``.png``)
+    and its sidecar ``<output>.json``."""
+    from avgen.sidecar import sidecar_path
+
+    previews = {"audio": (".png",), "video": (".gif", ".png")}.get(command, ())
+    files = [path]
+    if preview:
+        files += [path.with_name(path.name + ext) for ext in previews]
+    return files + [sidecar_path(path)]
 
 
 # ----------------------------------------------------------------------------- audio
@@ -160,7 +179,9 @@ def audio_job(
     drawn = [(n.onset_s, n.duration_s, n.pitch) for n in plan.notes] if plan else None
     return Job(
         "audio", prompt, call, settings, steps * len(pipe.window_plan(duration)),
-        write=lambda path, result: _write_audio(path, result, options.preview, drawn),
+        write=lambda path, result, overwrite: _write_audio(
+            path, result, options.preview, overwrite, drawn
+        ),
         record=lambda r: {
             "clap_scores": r.clap_scores, "tempo_bpm": r.settings["tempo_bpm"], **plan_record
         },
@@ -177,13 +198,17 @@ def _shared_settings(options: GenerationOptions) -> dict[str, Any]:
     }
 
 
-def _write_audio(path: Path, result: Any, preview: bool, notes: list | None = None) -> None:
+def _write_audio(
+    path: Path, result: Any, preview: bool, overwrite: bool, notes: list | None = None
+) -> None:
     from avgen.media import write_audio, write_spectrogram_png
 
-    write_audio(path, result.audio, result.sample_rate)
+    write_audio(path, result.audio, result.sample_rate, overwrite=overwrite)
     if preview:
         png = path.with_name(path.name + ".png")
-        write_spectrogram_png(png, result.audio, result.sample_rate, notes=notes)
+        write_spectrogram_png(
+            png, result.audio, result.sample_rate, notes=notes, overwrite=overwrite
+        )
 
 
 # ----------------------------------------------------------------------------- video
@@ -241,7 +266,9 @@ def video_job(
     plan = pipe.window_plan(num_frames, has_context=source is not None)
     return Job(
         "video", prompt, call, settings, steps * len(plan),
-        write=lambda path, result: _write_video(path, result, fps, upscale, options.preview),
+        write=lambda path, result, overwrite: _write_video(
+            path, result, fps, upscale, options.preview, overwrite
+        ),
         record=lambda result: {"windows": result.settings["windows"], "joins": result.joins},
     )  # fmt: skip
 
@@ -259,11 +286,14 @@ def _read_video_inputs(extra: dict[str, Any], width: int, height: int) -> tuple[
     return source, image
 
 
-def _write_video(path: Path, result: Any, fps: int, upscale: int, preview: bool) -> None:
+def _write_video(
+    path: Path, result: Any, fps: int, upscale: int, preview: bool, overwrite: bool
+) -> None:
     from avgen.media import upscale_frames, write_contact_sheet, write_gif, write_mp4
 
     frames = upscale_frames(result.frames, upscale) if upscale else result.frames
-    write_mp4(path, frames, fps)
+    write_mp4(path, frames, fps, overwrite=overwrite)
     if preview:
-        write_gif(path.with_name(path.name + ".gif"), frames, fps)
-        write_contact_sheet(path.with_name(path.name + ".png"), frames, max_frames=16)
+        write_gif(path.with_name(path.name + ".gif"), frames, fps, overwrite=overwrite)
+        sheet = path.with_name(path.name + ".png")
+        write_contact_sheet(sheet, frames, max_frames=16, overwrite=overwrite)

@@ -24,6 +24,7 @@ from torch import nn
 
 from avgen import __version__
 from avgen.errors import AvgenError
+from avgen.files import atomic_path, json_text
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -138,13 +139,14 @@ class PretrainedModel(nn.Module):
             "_avgen_version": __version__,
             **self.config.to_dict(),
         }
-        tmp_cfg = folder / f".{CONFIG_NAME}.tmp"
-        tmp_cfg.write_text(json.dumps(config, indent=2) + "\n")
+        text = json_text(config, what=str(folder / CONFIG_NAME), indent=2)
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        tmp_w = folder / f".{WEIGHTS_NAME}.tmp"
-        save_file(state, str(tmp_w), metadata={"format": "pt", "class": type(self).__name__})
-        tmp_cfg.replace(folder / CONFIG_NAME)
-        tmp_w.replace(folder / WEIGHTS_NAME)
+        # unique temporary names (concurrent savers never collide); config first, then weights
+        with atomic_path(folder / WEIGHTS_NAME) as tmp_w:
+            with atomic_path(folder / CONFIG_NAME) as tmp_cfg:
+                tmp_cfg.write_text(text)
+                meta = {"format": "pt", "class": type(self).__name__}
+                save_file(state, str(tmp_w), metadata=meta)
         return folder
 
     @classmethod

@@ -13,6 +13,7 @@ from typing import Any
 
 from avgen import __version__
 from avgen.errors import AvgenError
+from avgen.files import json_text, write_text
 
 SIDECAR_FORMAT = 1
 
@@ -23,7 +24,7 @@ def sidecar_path(output: str | Path) -> Path:
     return output.with_name(output.name + ".json")
 
 
-def write_sidecar(
+def sidecar_text(
     output: str | Path,
     *,
     command: str,
@@ -33,8 +34,9 @@ def write_sidecar(
     model_id: str | None,
     parsed: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
-) -> Path:
-    """Write ``<output>.json`` atomically and return its path."""
+) -> str:
+    """The sidecar of ``output`` as standard JSON text (AvgenError for a NaN or infinity), so a
+    generator can render it before it publishes the output itself."""
     record = {
         "format": SIDECAR_FORMAT,
         "output": Path(output).name,
@@ -48,11 +50,14 @@ def write_sidecar(
     }
     if extra:
         record.update(extra)
+    return json_text(record, what=f"the sidecar of {output}", indent=2, default=_jsonable)
+
+
+def write_sidecar(output: str | Path, *, overwrite: bool = True, **fields: Any) -> Path:
+    """Write ``<output>.json`` atomically under a unique temporary name and return its path;
+    ``fields`` are ``sidecar_text``'s. Without ``overwrite`` an existing sidecar is refused."""
     path = sidecar_path(output)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(record, indent=2, default=_jsonable) + "\n")
-    tmp.replace(path)
-    return path
+    return write_text(path, sidecar_text(output, **fields), overwrite=overwrite)
 
 
 def read_sidecar(path: str | Path) -> dict[str, Any]:

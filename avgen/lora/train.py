@@ -45,6 +45,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from avgen.audio.mel import MelFrontEnd
 from avgen.errors import AvgenError
+from avgen.files import temp_path
 from avgen.lora.adapter import (
     ADAPTER_FILES,
     AVGEN_TARGETS,
@@ -154,7 +155,7 @@ def data_key(folder: Path, *extra: Any) -> str:
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
     """Write a safetensors cache file atomically (temporary name, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = temp_path(path)
     save_file(tensors, str(tmp))
     os.replace(tmp, path)
 
@@ -408,7 +409,7 @@ class LoraTrainer(ComponentLoop):
                     p.copy_(backup[n])
         run = {**run_record(info["base"], info["config"]), "train_s": train_s, "step": step}
         path = self.out / "checkpoints" / NAME / RUN_FILE
-        tmp = path.with_name(f".{RUN_FILE}.tmp")
+        tmp = temp_path(path)
         tmp.write_text(json.dumps(run, indent=2) + "\n")
         os.replace(tmp, path)
 

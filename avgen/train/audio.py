@@ -42,6 +42,7 @@ from avgen.audio.vae import MelVAE
 from avgen.audio.vocoder import Vocoder, vocoder_losses
 from avgen.diffusion.flow import flow_matching_loss
 from avgen.errors import AvgenError
+from avgen.files import temp_path
 from avgen.plan.notes import FEATURES, plan_from_world_truth
 from avgen.train.captions import (
     CaptionIndex,
@@ -123,7 +124,7 @@ def export_model(src: Path, dst: Path, overrides: dict[str, Any] | None = None) 
             f"--pipeline-config keys {sorted(unknown)} are unknown; use {sorted(DEFAULTS)}."
         )
     cfg = {"_class": PIPELINE_CLASS, **DEFAULTS, **(overrides or {})}
-    tmp = dst / f".{PIPELINE_CONFIG}.tmp"
+    tmp = temp_path(dst / PIPELINE_CONFIG)
     tmp.write_text(json.dumps(cfg, indent=2) + "\n")
     os.replace(tmp, dst / PIPELINE_CONFIG)
     return dst
@@ -364,7 +365,7 @@ class Trainer(ComponentLoop):
                 lat = torch.cat(chunks)
                 frames = vae.latent_frames(self.data.length // HOP)
                 path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+                tmp = temp_path(path)
                 save_file({"latents": lat.contiguous(), "frames": frames}, str(tmp))
                 os.replace(tmp, path)
         stored = load_file(str(path))
@@ -458,7 +459,7 @@ def write_pipeline_config(out: Path, seconds: float) -> None:
         return
     cfg = {"_class": PIPELINE_CLASS, **DEFAULTS, "window_s": seconds}
     cfg["overlap_s"] = min(DEFAULTS["overlap_s"], seconds / 4)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = temp_path(path)
     tmp.write_text(json.dumps(cfg, indent=2) + "\n")
     os.replace(tmp, path)
 

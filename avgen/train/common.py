@@ -34,6 +34,7 @@ from torch import nn
 from tqdm import tqdm
 
 from avgen.errors import AvgenError
+from avgen.files import temp_path
 from avgen.train.options import LoopOptions, loop_options, model_configs, per_component
 
 
@@ -106,7 +107,7 @@ class Checkpointer:
     def save(self, step: int, state: dict[str, Any]) -> Path:
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"step_{step:08d}.pt"
-        tmp = path.with_name(f".{path.name}.tmp")
+        tmp = temp_path(path)
         torch.save({"step": step, **state}, tmp)
         os.replace(tmp, path)
         for old in self.paths()[: -self.keep]:
@@ -126,7 +127,7 @@ class Checkpointer:
 
     def mark_done(self, step: int, extra: dict[str, Any] | None = None) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / ".done.json.tmp"
+        tmp = temp_path(self.folder / "done.json")
         tmp.write_text(json.dumps({"step": step, **(extra or {})}) + "\n")
         os.replace(tmp, self.folder / "done.json")
 

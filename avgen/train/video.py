@@ -44,6 +44,7 @@ from safetensors.torch import load_file, save_file
 
 from avgen.diffusion.flow import flow_matching_loss
 from avgen.errors import AvgenError
+from avgen.files import temp_path
 from avgen.train.captions import (
     CaptionIndex,
     caption_vocabulary,
@@ -267,7 +268,7 @@ class Trainer(ComponentLoop):
                     chunks.append(vae.encode_frames(self.data.clips(idx)).half())
                 lat = torch.cat(chunks)  # (N, C, F', h, w)
                 path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+                tmp = temp_path(path)
                 save_file({"latents": lat.contiguous()}, str(tmp))
                 os.replace(tmp, path)
         return load_file(str(path))["latents"]
@@ -353,7 +354,7 @@ def write_pipeline_config(out: Path, args: argparse.Namespace) -> None:
         "native_size": int(args.size),
         "fps": int(args.fps),
     }
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = temp_path(path)
     tmp.write_text(json.dumps(cfg, indent=2) + "\n")
     os.replace(tmp, path)
 
