@@ -79,14 +79,16 @@ def batch_at(
 ) -> torch.Tensor:
     """The (B,) item indices of step ``step`` (0-based) for process ``rank`` of ``world``.
 
-    Each epoch is a fresh permutation; the process takes ``order[rank::world]`` and walks it in
-    batches of ``batch``, dropping the incomplete last batch (a share smaller than one batch is
-    one whole batch). The result depends on nothing but the arguments.
+    Each epoch is a fresh permutation; every process takes ``n // world`` items of it
+    (``order[rank::world]``, the rest dropped, so all processes walk epochs in step) in batches
+    of ``batch``, dropping the incomplete last batch (a share smaller than one batch is one
+    whole batch). With fewer items than processes every process walks the whole order. The
+    result depends on nothing but the arguments.
     """
-    share = (n + world - 1 - rank) // world if rank < n else 0
-    if share == 0:  # fewer items than processes: every process reuses the whole order
+    share = n // world
+    if share == 0:
         rank, world, share = 0, 1, n
     per_epoch = max(1, share // batch)
     epoch, k = divmod(step, per_epoch)
-    mine = epoch_order(n, seed, epoch)[rank::world]
-    return mine[k * batch : (k + 1) * batch]
+    mine = epoch_order(n, seed, epoch)[rank::world][:share]
+    return mine[k * batch : min((k + 1) * batch, share)]
