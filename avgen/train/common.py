@@ -95,9 +95,13 @@ class Checkpointer:
         path = self.folder / f"step_{step:08d}.pt"
         tmp = path.with_name(f".{path.name}.tmp")
         torch.save({"step": step, **state}, tmp)
+        with open(tmp, "rb+") as f:  # on disk before the rename (a power cut keeps either)
+            os.fsync(f.fileno())
         os.replace(tmp, path)
         for old in self.paths()[: -self.keep]:
             old.unlink(missing_ok=True)
+        for stale in self.folder.glob(".step_*.pt.tmp"):  # left by a killed write
+            stale.unlink(missing_ok=True)
         return path
 
     def load(self, path: str | Path | None = None) -> dict[str, Any] | None:

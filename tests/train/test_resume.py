@@ -118,3 +118,32 @@ def test_checkpoint_every_does_not_change_the_weights(
     assert len(list((out / "checkpoints" / "dit").glob("step_*.pt"))) == 2  # kept: the last 2
     whole = killrun.final_weights(uninterrupted["video"])
     assert killrun.differences(whole, killrun.final_weights(out)) == []
+
+
+def test_loss_log_rewinds_one_component_and_drops_a_torn_line(tmp_path: Path) -> None:
+    from avgen.train.common import LossLog
+
+    log = LossLog(tmp_path / "train_log.jsonl")
+    for component, step in (("vae", 1), ("vae", 2), ("dit", 1), ("dit", 2), ("dit", 3)):
+        log.write({"component": component, "step": step, "total": 1.0})
+    with open(log.path, "a") as f:
+        f.write('{"component": "dit", "st')  # a line cut short by SIGKILL
+    log.rewind("dit", 1)
+    rows = [json.loads(line) for line in log.path.read_text().splitlines()]
+    assert [(r["component"], r["step"]) for r in rows] == [("vae", 1), ("vae", 2), ("dit", 1)]
+    log.write({"component": "dit", "step": 2, "total": 1.0})
+    assert json.loads(log.path.read_text().splitlines()[-1])["step"] == 2
+
+
+def test_a_checkpoint_write_cleans_up_a_killed_writes_temporary_file(tmp_path: Path) -> None:
+    from avgen.train.common import Checkpointer
+
+    ckpt = Checkpointer(tmp_path / "dit")
+    (tmp_path / "dit").mkdir()
+    torn = tmp_path / "dit" / ".step_00000009.pt.tmp"
+    torn.write_bytes(b"PK\x03\x04 half a checkpoint")
+    for step in (1, 2, 3):
+        ckpt.save(step, {"model": {"w": torch.full((2,), float(step))}})
+    assert not torn.exists()
+    assert [p.name for p in ckpt.paths()] == ["step_00000002.pt", "step_00000003.pt"]
+    assert torch.equal(ckpt.load()["model"]["w"], torch.full((2,), 3.0))
