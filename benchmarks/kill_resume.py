@@ -5,13 +5,14 @@
 
 Several tiny runs (the audio, video and LoRA trainers, various ``--checkpoint-every``) are each
 trained once uninterrupted, then again with ``--kills`` SIGKILLs, each followed by a rerun of
-the same command (a resume): the first kill lands in the middle of a checkpoint write (half the
+the same command (a resume): the first lands in the middle of a checkpoint write (half the
 temporary file on disk; ``tests/train/killrun.py --kill C:S:save``), the others come from
-outside after a random delay once training is under way. After every kill the script records
-where it landed (the last logged step, the last checkpoint, a temporary checkpoint left
-behind) and loads every checkpoint in the run folder; at the end it compares every tensor of
-the final weights with the uninterrupted run's (``torch.equal``) and the loss logs (times
-aside). Results are written as Markdown to ``--out``.
+outside at a random moment of what is left of the run (uniform over the uninterrupted run's
+remaining time) once the rerun has logged a step. After every
+kill the script records where it landed (the last logged step, the checkpoints, a temporary
+checkpoint left behind) and loads every checkpoint in the run folder; at the end it compares
+every tensor of the final weights with the uninterrupted run's (``torch.equal``) and the loss
+logs (times aside). Results are written as Markdown to ``--out`` (and JSON next to it).
 """
 
 from __future__ import annotations
@@ -137,21 +138,25 @@ def one_run(
     assert killrun.run(trainer, args_for(trainer, inputs, ref, steps, every)) == 0
     whole_s = time.time() - t0
     ref_rows = step_rows(ref)
-    span = ref_rows[-1]["time"] - ref_rows[0]["time"] if len(ref_rows) > 1 else 1.0
     args = args_for(trainer, inputs, out, steps, every)
     events = []
-    # 1: in the middle of a checkpoint write, at a random component and checkpoint
-    component = rng.choice(COMPONENTS.get(trainer, ("lora",)))
+    # first: in the middle of a checkpoint write (random component and checkpoint)
+    names = COMPONENTS.get(trainer, ("lora",))
+    component = rng.choice(names)
     at = rng.choice(sorted({*range(every, steps + 1, every), steps}))
+    t = time.time()
     rc = killrun.run(trainer, args, kill=f"{component}:{at}:save")
     events.append({"how": f"inside the write of checkpoint {component}/{at}",
-                   "killed": rc == -signal.SIGKILL, **landing(out)})  # fmt: skip
-    # the others: from outside, at a random moment once training is under way
+                   "killed": rc == -signal.SIGKILL, "after_s": round(time.time() - t, 2),
+                   **landing(out)})  # fmt: skip
+    # then from outside, at a random moment of what is left once the rerun has logged a step
+    # (the uninterrupted run's timeline from the step reached to its end)
     attempts = 0
     while sum(e["killed"] for e in events) < kills and attempts < 3 * kills:
         attempts += 1
-        left = max(0.0, 1.0 - len(step_rows(out)) / max(1, len(ref_rows)))
-        delay = round(rng.uniform(0.0, 0.9 * span * left), 2)
+        reached = min(len(step_rows(out)), len(ref_rows) - 1)
+        left = ref_rows[-1]["time"] - ref_rows[reached]["time"]
+        delay = round(rng.uniform(0.0, 0.9 * left), 2)
         result = timer_kill(trainer, args, delay)
         event = {"how": f"timer, {delay} s after the first new step", **result, **landing(out)}
         events.append(event)
@@ -196,8 +201,10 @@ def report(runs: list[dict], command: str, elapsed: float) -> str:
         "Each run: tiny models, batch 2, a few steps per component on a tiny world data set; "
         "the first kill of a run comes inside a checkpoint write (`tests/train/killrun.py "
         "--kill C:S:save`: half the temporary file written, then SIGKILL), the others from "
-        "outside after a random delay once the rerun has logged a step. After each kill every "
-        "checkpoint of the run folder is loaded, then the same command is rerun.",
+        "outside at a random moment of what is left (uniform over the uninterrupted run's "
+        "remaining time, counted from the rerun's first logged step). After each kill every "
+        "checkpoint of the run folder is loaded, then the same command is rerun. A timer that "
+        "fires after the rerun finished kills nothing and ends the run's kills.",
         "",
         "| run | trainer | steps | --checkpoint-every | kills | tensors | bitwise equal | "
         "loss log equal | uninterrupted s |",
@@ -214,15 +221,16 @@ def report(runs: list[dict], command: str, elapsed: float) -> str:
         "",
         "Where each kill landed (the run folder right after it):",
         "",
-        "| run | kill | killed | last logged step | checkpoints on disk | temporary files | "
-        "unreadable |",
-        "|---|---|---|---|---|---|---|",
+        "| run | kill | killed | s after start | last logged step | checkpoints on disk | "
+        "temporary files | unreadable |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         for e in r["events"]:
             lines.append(
                 f"| {r['run']} | {e['how']} | {'yes' if e['killed'] else 'no (finished first)'} "
-                f"| {e['last_logged']} | {', '.join(e['checkpoints']) or '-'} | "
+                f"| {e.get('after_s', '-')} | {e['last_logged']} "
+                f"| {', '.join(e['checkpoints']) or '-'} | "
                 f"{', '.join(e['temp_files']) or '-'} | {', '.join(e['unreadable']) or 'none'} |"
             )
     return "\n".join(lines) + "\n"
