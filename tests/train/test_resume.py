@@ -147,3 +147,34 @@ def test_a_checkpoint_write_cleans_up_a_killed_writes_temporary_file(tmp_path: P
     assert not torn.exists()
     assert [p.name for p in ckpt.paths()] == ["step_00000002.pt", "step_00000003.pt"]
     assert torch.equal(ckpt.load()["model"]["w"], torch.full((2,), 3.0))
+
+
+def test_grad_scaler_state_resumes(
+    inputs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fp16 training's loss scale (a CPU GradScaler stands in for CUDA's) continues on resume."""
+    from avgen.train import common
+
+    made = common.make_accelerator
+
+    def with_scaler(*args: object, **kwargs: object) -> object:
+        acc = made(*args, **kwargs)
+        acc.scaler = torch.amp.GradScaler("cpu", init_scale=2.0**10, growth_interval=2)
+        return acc
+
+    monkeypatch.setattr(common, "make_accelerator", with_scaler)
+    root = inputs["root"] / "scaler"
+    args = ["--data", str(inputs["video"]), "--tiny", "--num-frames", "9", "--quiet",
+            "--batch-size", "2", "--log-every", "1", "--checkpoint-every", "1",
+            "--components", "vae"]  # fmt: skip
+    train("video", [*args, "--out", str(root / "whole"), "--steps", "6"])
+    train("video", [*args, "--out", str(root / "split"), "--steps", "3"])
+    train("video", [*args, "--out", str(root / "split"), "--steps", "6"])  # resumes from 3
+    states = [
+        torch.load(root / run / "checkpoints/vae/step_00000006.pt", weights_only=True)["scaler"]
+        for run in ("whole", "split")
+    ]
+    assert states[0]["scale"] == 2.0**13  # it grew three times in six steps
+    assert states[0] == states[1]
+    whole, split = (killrun.final_weights(root / run) for run in ("whole", "split"))
+    assert killrun.differences(whole, split) == []
