@@ -32,14 +32,23 @@ class Range:
         below = value < self.high if self.open_high else value <= self.high
         return bool(above and below)
 
-    def sentence(self, value: Any, low: float | None = None, high: float | None = None) -> str:
-        """ "<name> must be ... , got <value>." with this range (or ``low`` / ``high``)."""
+    def sentence(
+        self,
+        value: Any,
+        low: float | None = None,
+        high: float | None = None,
+        shown: str | None = None,
+    ) -> str:
+        """ "<name> must be ... , got <value>." with this range (or ``low`` / ``high``);
+        ``shown`` replaces the value's own spelling (a prompt's 400-digit number, shortened)."""
         lo, hi = self.low if low is None else low, self.high if high is None else high
         unit = f" {self.unit}" if self.unit else ""
         if self.whole:
-            return f"{self.name} must be a whole number from {lo} to {hi}{unit}, got {value!r}."
+            got = repr(value) if shown is None else shown
+            return f"{self.name} must be a whole number from {lo} to {hi}{unit}, got {got}."
         number = isinstance(value, int | float) and not isinstance(value, bool)
         got = f"{value:g}" if number else repr(value)
+        got = got if shown is None else shown
         if self.open_low and not self.open_high:
             span = f"more than {lo:g} and at most {hi:g}{unit}"
         elif self.span == "from":
@@ -57,6 +66,7 @@ _TABLE = (
     Range("seed", 0, 2**63 - 1, whole=True),
     Range("candidates", 1, 16, whole=True),
     Range("duration", 0.0, 600.0, "seconds", open_low=True),
+    Range("tempo", 0.0, 300.0, "BPM", open_low=True),
     Range("audio duration", 1.0, 60.0, "seconds"),
     Range("init audio duration", 1.0, 60.0, "seconds"),
     Range("video duration", 0.125, 30.0, "seconds"),
