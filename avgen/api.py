@@ -122,6 +122,16 @@ def resolve_duration(prompt: str, flag: float | None) -> tuple[float, str]:
     return DEFAULT_DURATION_S, "default"
 
 
+def check_prompt_tempo(prompt: str) -> float | None:
+    """The prompt's tempo ("at 120 BPM") checked against the tempo range, or None."""
+    from avgen.prompts import parse_prompt
+
+    tempo = parse_prompt(prompt).tempo_bpm
+    if tempo is not None:
+        check_range("tempo", tempo, label="the prompt's tempo")
+    return tempo
+
+
 def output_paths(output: str | Path, n_prompts: int, batch: int) -> list[list[Path]]:
     """Output names for ``n_prompts`` prompts x ``batch`` samples.
 
@@ -339,6 +349,7 @@ def text_to_audio(
     strength: float = 0.6,
     inpaint: tuple[float, float] | None = None,
     super_resolution: float | None = None,
+    check_only: bool = False,
     **extra: Any,
 ) -> list[Path]:
     """Text to audio with the shipped AudioLDM-style model (or ``model=`` a local folder).
@@ -349,6 +360,8 @@ def text_to_audio(
     ``init_audio`` (a file) + ``strength`` in (0, 1]: AudioLDM style transfer of that sound
     (its length sets the duration); ``inpaint=(start_s, end_s)`` regenerates only that range;
     ``super_resolution=cutoff_hz`` keeps its band below the cut-off and generates the band above.
+    ``check_only``: check everything (the model loaded, its ``check_inputs`` run) and write
+    nothing; returns [] (the CLI checks every line of a prompts file this way first).
     """
     from avgen.generate import audio_job, write_batch
 
@@ -361,6 +374,7 @@ def text_to_audio(
     _check_extra("text_to_audio", extra, AUDIO_EXTRA_KEYS)
     prompt = check_prompt(prompt)
     duration, _ = resolve_duration(prompt, audio_length_in_s)
+    check_prompt_tempo(prompt)
     init_wave = _read_init_audio(init_audio)
     output = check_output(output, AUDIO_SUFFIXES)
     lora = extra.get("lora")
@@ -372,6 +386,8 @@ def text_to_audio(
     edit = dict(init_audio=init_audio, strength=strength, inpaint=inpaint,
                 super_resolution=super_resolution)  # fmt: skip
     job = audio_job(pipe, prompt, options, duration, init_wave, edit, extra)
+    if check_only:
+        return []
     paths = output_paths(output, 1, batch)[0]
     return write_batch(pipe, job, paths, seed=seed, quiet=quiet, device=device, dtype=dtype)
 
@@ -391,6 +407,7 @@ def text_to_video(
     device: str = "cpu",
     dtype: str = "fp32",
     quiet: bool = False,
+    check_only: bool = False,
     **extra: Any,
 ) -> list[Path]:
     """Text to video with the shipped space-time DiT (or ``model=`` a local folder: avgen's
@@ -404,7 +421,7 @@ def text_to_video(
     continue; the output holds it first).
     A batch writes name_0 ... name_{N-1}; sample j uses seed + j and its sidecar records that
     seed with batch 1, so ``rerun`` replays it. ``preview`` also writes ``<output>.gif`` and a
-    contact sheet ``<output>.png``.
+    contact sheet ``<output>.png``. ``check_only``: check everything and write nothing ([]).
     """
     from avgen.generate import video_job, write_batch
 
@@ -424,6 +441,8 @@ def text_to_video(
     gpu = {k: extra[k] for k in GPU_EXTRA_KEYS}
     pipe = video_pipeline(extra.get("model"), device, dtype=dtype, **gpu)
     job = video_job(pipe, prompt, options, duration, num_frames, extra, upscale)
+    if check_only:
+        return []
     paths = output_paths(output, 1, batch)[0]
     return write_batch(pipe, job, paths, seed=seed, quiet=quiet, device=device, dtype=dtype)
 
@@ -489,6 +508,7 @@ def plan_audio(
     prompt = check_prompt(prompt)
     duration, _ = resolve_duration(prompt, duration_s)
     check_range("audio duration", duration)
+    check_prompt_tempo(prompt)
     from avgen.prompts import parse_prompt as _parse
 
     return plan.compose_notes(_parse(prompt), duration, seed=seed)

@@ -28,6 +28,7 @@ from avgen.prompts.lexicon import (
     _side,
     _tokens,
 )
+from avgen.ranges import RANGES
 
 _NUMBER_WORDS = {
     w: float(i)
@@ -103,8 +104,6 @@ def _number(sign: str, digits: str, what: str) -> float:
     whole = digits.split(".")[0]
     if len(whole) <= MAX_NUMBER_DIGITS and not sign:
         return float(digits)
-    from avgen.pipelines.checks import RANGES  # lazily: avgen.pipelines imports torch
-
     shown = sign + (digits if len(digits) <= 12 else f"{digits[:6]}...({len(whole)} digits)")
     raise AvgenError(f"the prompt's {RANGES[what].sentence(None, shown=shown)}")
 
