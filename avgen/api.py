@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from avgen.errors import AvgenError
 from avgen.pipelines.checks import RANGES, check_range
+from avgen.ranges import spell
 
 if TYPE_CHECKING:
     from avgen.pipelines.base import AudioPipeline, VideoPipeline
@@ -67,11 +68,13 @@ def check_duration(seconds: float | None) -> float | None:
     """The shared duration check: (0, 600] seconds. Each model then checks its own range."""
     if seconds is None:
         return None
-    try:
-        seconds = float(seconds)
-    except (TypeError, ValueError) as exc:
-        raise AvgenError(f"duration must be a number of seconds, got {seconds!r}.") from exc
-    return float(check_range("duration", seconds))
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        try:
+            seconds = float(seconds)
+        except (TypeError, ValueError):
+            shown = spell(seconds)
+            raise AvgenError(f"duration must be a number of seconds, got {shown}.") from None
+    return float(check_range("duration", seconds))  # an int of any size: the range sentence
 
 
 def check_device(device: str) -> str:
@@ -99,15 +102,33 @@ def check_device(device: str) -> str:
 
 def check_options(options: GenerationOptions) -> GenerationOptions:
     """Validate the settings the API itself uses (duration, batch, dtype, device, seed); raise
-    AvgenError naming the first bad one. Steps, guidance and every model-specific range are
-    the pipeline's ``check_inputs``."""
+    AvgenError naming the first bad one. Steps and guidance are checked here for their type and
+    the shared range; every model-specific range is the pipeline's ``check_inputs``."""
     check_duration(options.duration_s)
+    if options.num_inference_steps is not None:
+        check_range("steps", options.num_inference_steps)
+    if options.guidance_scale is not None:
+        check_range("guidance", options.guidance_scale)
+    for key in ("model", "lora", "init_image", "extend", "init_audio"):
+        check_path(key, options.extra.get(key))
+    if options.negative_prompt is not None and not isinstance(options.negative_prompt, str):
+        shown = spell(options.negative_prompt)
+        raise AvgenError(f"negative_prompt must be text (a string), got {shown}.")
+    for key in ("preview", "quiet"):
+        if not isinstance(getattr(options, key), bool):
+            raise AvgenError(f"{key} must be True or False, got {spell(getattr(options, key))}.")
     check_range("batch", options.batch)
     if options.dtype not in DTYPES:
         raise AvgenError(f"dtype must be one of {', '.join(DTYPES)}, got {options.dtype!r}.")
     check_device(options.device)
     check_range("seed", options.seed)
     return options
+
+
+def check_path(name: str, value: Any) -> None:
+    """``value`` is None or a path (str or Path); else one sentence naming ``name``."""
+    if value is not None and not isinstance(value, str | Path):
+        raise AvgenError(f"{name} must be a file or folder path, got {spell(value)}.")
 
 
 def resolve_duration(prompt: str, flag: float | None) -> tuple[float, str]:
@@ -375,6 +396,8 @@ def text_to_audio(
     prompt = check_prompt(prompt)
     duration, _ = resolve_duration(prompt, audio_length_in_s)
     check_prompt_tempo(prompt)
+    check_path("init_audio", init_audio)
+    check_range("strength", strength)
     init_wave = _read_init_audio(init_audio)
     output = check_output(output, AUDIO_SUFFIXES)
     lora = extra.get("lora")
@@ -528,22 +551,56 @@ def check_file(path: str | Path, prompt: str) -> dict[str, Any]:
     return _check(path, check_prompt(prompt))
 
 
+def _replayable(function: Callable[..., Any], extra_keys: tuple[str, ...]) -> set[str]:
+    """The settings a sidecar may record for ``function``: its keywords and extra keys."""
+    import inspect
+
+    params = inspect.signature(function).parameters
+    named = {k for k, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    return (named | set(extra_keys)) - {"check_only"}
+
+
 def rerun(sidecar: str | Path, output: str | Path | None = None) -> list[Path]:
-    """Regenerate an output from its sidecar JSON (to ``output`` or the recorded name)."""
+    """Regenerate an output from its sidecar JSON (to ``output`` or the recorded name).
+
+    The sidecar may have been edited by hand: every field is checked (``read_sidecar``) and
+    every setting must be one the recorded command takes, so a bad edit is one sentence that
+    names the field, not a traceback."""
     from avgen.sidecar import read_sidecar
 
     record = read_sidecar(sidecar)
-    target = Path(output) if output else Path(sidecar).with_name(record["output"])
+    if output:
+        target = Path(output)
+    elif record.get("output") is None:
+        raise AvgenError(f"sidecar {sidecar} records no output name; give one with -o.")
+    else:
+        target = Path(sidecar).with_name(record["output"])
     command = record["command"]
     settings = dict(record["settings"])
-    if command == "demo":
-        return [render_demo(target, seed=record["seed"], quiet=True, **settings)]
-    generators = {"audio": text_to_audio, "video": text_to_video}
+    generators = {"audio": text_to_audio, "video": text_to_video, "demo": render_demo}
     if command == "av":
         raise AvgenError(
             f"{sidecar} records command 'av' (sound and video in one MP4), which this avgen "
             f"version cannot generate, so rerun cannot replay it."
         )
     if command not in generators:
-        raise AvgenError(f"{sidecar} records command {command!r}, which rerun cannot replay.")
+        raise AvgenError(f"{sidecar} records command {spell(command)}, which rerun cannot replay.")
+    extra_keys = {"audio": AUDIO_EXTRA_KEYS, "video": VIDEO_EXTRA_KEYS, "demo": ()}[command]
+    allowed = _replayable(generators[command], extra_keys) - {"seed"}
+    allowed -= {"quiet"} if command == "demo" else set()  # the demo is replayed quietly
+    unknown = sorted(set(settings) - allowed)
+    if unknown:
+        raise AvgenError(
+            f"sidecar {sidecar}: setting {spell(unknown[0])} is not one '{command}' takes "
+            f"({', '.join(sorted(allowed))})."
+        )
+    if record.get("seed") is None:
+        raise AvgenError(f"sidecar {sidecar}: 'seed' must be a whole number, got None.")
+    if command == "demo":
+        check_range("seed", record["seed"])
+        if "upscale" in settings:
+            check_range("upscale", settings["upscale"])
+        return [render_demo(target, seed=record["seed"], quiet=True, **settings)]
+    if record.get("prompt") is None:
+        raise AvgenError(f"sidecar {sidecar}: 'prompt' must be text, got None.")
     return generators[command](record["prompt"], target, seed=record["seed"], **settings)
