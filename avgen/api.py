@@ -56,9 +56,11 @@ class GenerationOptions:
 
 def check_prompt(prompt: str | None) -> str:
     """Reject an empty or whitespace-only prompt; return it stripped."""
-    if prompt is None or not str(prompt).strip():
+    if prompt is not None and not isinstance(prompt, str):
+        raise AvgenError(f"the prompt must be text (a string), got {type(prompt).__name__}.")
+    if prompt is None or not prompt.strip():
         raise AvgenError("the prompt is empty: describe the sound or video you want.")
-    prompt = str(prompt).strip()
+    prompt = prompt.strip()
     if len(prompt) > 2000:
         raise AvgenError(f"the prompt is {len(prompt)} characters long; the limit is 2000.")
     return prompt
