@@ -15,6 +15,7 @@ output, its previews and its sidecar.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -177,11 +178,32 @@ def output_paths(output: str | Path, n_prompts: int, batch: int) -> list[list[Pa
     return paths
 
 
+#: Bytes of a file name kept free for the names made from an output's (``.<name>.tmp-<hex>``,
+#: ``<name>.json``, ``<name>.png``).
+_NAME_RESERVE = 32
+
+
 def check_output(path: str | Path, allowed_suffixes: tuple[str, ...]) -> Path:
     """The output must have an allowed extension and a writable folder."""
     from avgen.media import check_writable
 
+    if not isinstance(path, str | Path):
+        raise AvgenError(f"output must be a file path, got {spell(path)}.")
+    if "\0" in str(path):
+        raise AvgenError(
+            f"output {spell(str(path))} holds a NUL character, which no file name can."
+        )
     path = Path(path)
+    try:
+        name_max = os.pathconf(path.parent if path.parent.exists() else ".", "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        name_max = 255
+    longest = name_max - _NAME_RESERVE
+    if len(os.fsencode(path.name)) > longest:
+        raise AvgenError(
+            f"output name {spell(path.name)} is {len(os.fsencode(path.name))} bytes long; at "
+            f"most {longest} fit with its sidecar and temporary names."
+        )
     if path.suffix.lower() not in allowed_suffixes:
         raise AvgenError(
             f"output {path} must end in one of {', '.join(allowed_suffixes)}, not "

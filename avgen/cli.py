@@ -135,6 +135,8 @@ def _add_plan(sub: Any) -> None:
 def _plan_command(args: argparse.Namespace) -> int:
     if args.melody is None and args.prompt is None:
         raise AvgenError("give a prompt to plan, or --melody tune.mid.")
+    if args.output is not None:  # a folder that cannot take the file: refused before planning
+        api.check_output(args.output, (".json",))
     plan = api.plan_audio(
         args.prompt,
         duration_s=args.duration,
@@ -152,7 +154,10 @@ def _plan_command(args: argparse.Namespace) -> int:
         return 0
     from avgen.plan.schema import write_json
 
-    write_json(plan.to_dict(), args.output)
+    try:
+        write_json(plan.to_dict(), args.output)
+    except OSError as exc:  # e.g. a folder that refuses new files although access() allows it
+        raise AvgenError(f"cannot write {args.output}: {exc.strerror or exc}.") from None
     print(args.output)
     return 0
 

@@ -79,3 +79,34 @@ def test_a_bad_fourth_prompt_leaves_no_file(bad: str, words: str, tmp_path: Path
     code, _, err = run_cli(argv, capsys)
     assert code == 2 and words in one_sentence(err)
     assert not out.parent.exists() or list(out.parent.iterdir()) == []
+
+
+def test_a_model_card_that_is_not_utf8_is_one_sentence(tmp_path: Path, capsys) -> None:
+    (tmp_path / "MODEL_CARD.md").write_bytes(b"## Vocabulary\n\xff\xfe piano\n")
+    code, _, err = run_cli(["prompt", "lint", "piano", "--model", str(tmp_path)], capsys)
+    assert code == 2 and "is not readable UTF-8 text" in one_sentence(err)
+
+
+@pytest.mark.parametrize(
+    "name, words", [("a\x00b.wav", "NUL character"), ("x" * 250 + ".wav", "bytes long")]
+)
+def test_output_names_no_file_can_have(name: str, words: str, tmp_path: Path, capsys) -> None:
+    """Before: generated first, then crashed (ValueError, OSError) when writing."""
+    argv = ["audio", "piano", "--steps", "1", "--quiet", "-o", str(tmp_path / name)]
+    code, _, err = run_cli(argv, capsys)
+    assert code == 2 and words in one_sentence(err)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_plan_output_that_cannot_be_written(tmp_path: Path, capsys, monkeypatch) -> None:
+    from avgen.plan import schema
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise FileNotFoundError(2, "No such file or directory")
+
+    monkeypatch.setattr(schema, "write_json", refuse)
+    code, _, err = run_cli(["plan", "audio", "piano", "-o", str(tmp_path / "p.json")], capsys)
+    assert code == 2 and "cannot write" in one_sentence(err)
+    (tmp_path / "file").write_text("")
+    code, _, err = run_cli(["plan", "audio", "piano", "-o", str(tmp_path / "file/p.json")], capsys)
+    assert code == 2 and "is not a folder" in one_sentence(err)

@@ -25,7 +25,12 @@ from avgen.ranges import RANGES
 
 
 def _vocabulary_section(card: Path) -> set[str]:
-    lines = card.read_text(encoding="utf-8").splitlines()
+    try:
+        lines = card.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AvgenError(
+            f"model card {card} is not readable UTF-8 text ({type(exc).__name__})."
+        ) from None
     starts = [i for i, line in enumerate(lines) if line.strip().lower() == "## vocabulary"]
     if not starts:
         raise AvgenError(f"model card {card} has no '## Vocabulary' section listing its words")
