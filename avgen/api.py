@@ -128,9 +128,10 @@ def check_options(options: GenerationOptions) -> GenerationOptions:
     return options
 
 
-def check_path(name: str, value: Any) -> None:
-    """``value`` is None or a path (str or Path); else one sentence naming ``name``."""
-    if value is not None and not isinstance(value, str | Path):
+def check_path(name: str, value: Any, *, required: bool = False) -> None:
+    """``value`` is a path (str or Path), or None unless ``required``; else one sentence
+    naming ``name``."""
+    if (required or value is not None) and not isinstance(value, str | Path):
         raise AvgenError(f"{name} must be a file or folder path, got {spell(value)}.")
 
 
@@ -506,6 +507,8 @@ def render_demo(
     from avgen.worlds.av import render_av_clip
 
     output = check_output(output, VIDEO_SUFFIXES)
+    check_range("seed", seed)
+    check_range("upscale", upscale)
     clip = render_av_clip(seed)
     frames = upscale_frames(clip.frames, upscale)
     write_mp4(output, frames, clip.fps, audio=clip.audio, sr=clip.sr)
@@ -532,6 +535,7 @@ def lint_prompt(text: str, *, kind: str | None = None, model: str | Path | None 
     """Missing layers, a more specific suggestion, and words the model never learned."""
     from avgen.prompts import lint_prompt as _lint
 
+    check_path("model", model)
     return _lint(check_prompt(text), kind=kind, model_dir=model)
 
 
@@ -549,6 +553,7 @@ def plan_audio(
     from avgen import plan
 
     check_range("seed", seed)
+    check_path("melody", melody)
     if melody is not None:
         flag = None if duration_s is None else check_duration(duration_s)
         return plan.notes_from_midi(melody, track=melody_track, duration_s=flag)
@@ -565,6 +570,13 @@ def make_world_dataset(kind: str, count: int, out: str | Path, **kwargs: Any) ->
     """Render a SoundWorld / MotionWorld / AVWorld data set (AudioFolder/VideoFolder layout)."""
     from avgen.worlds.dataset import write_world_dataset
 
+    check_path("out", out, required=True)
+    for key in ("instruments", "exclude"):
+        names = kwargs.get(key)
+        if names is not None and not (
+            isinstance(names, list | tuple) and all(isinstance(n, str) for n in names)
+        ):
+            raise AvgenError(f"{key} must be a list of instrument names, got {spell(names)}.")
     return write_world_dataset(kind, count, out, **kwargs)
 
 
@@ -572,6 +584,7 @@ def check_file(path: str | Path, prompt: str) -> dict[str, Any]:
     """Run the analytic checkers on a generated file against its prompt."""
     from avgen.worlds.checks import check_file as _check
 
+    check_path("path", path, required=True)
     return _check(path, check_prompt(prompt))
 
 

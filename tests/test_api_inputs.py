@@ -60,3 +60,27 @@ def test_check_only_writes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "a.wav"
     assert api.text_to_audio("piano", out, num_inference_steps=2, check_only=True) == []
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (lambda d: api.render_demo(d / "demo.mp4", upscale="x"), "upscale must be"),
+        (lambda d: api.render_demo(d / "demo.mp4", upscale=10**30), "upscale must be"),
+        (lambda d: api.render_demo(d / "demo.mp4", seed=-1), "seed must be"),
+        (lambda d: api.plan_audio(None, melody=[1]), "melody must be a file or folder path"),
+        (lambda d: api.lint_prompt("piano", model=[1]), "model must be a file or folder path"),
+        (lambda d: api.check_file(None, "a red ball"), "path must be a file or folder path"),
+        (lambda d: api.make_world_dataset("audio", 1, None), "out must be a file or folder path"),
+        (
+            lambda d: api.make_world_dataset("audio", 1, d / "w", instruments=-1),
+            "instruments must be a list of instrument names",
+        ),
+        (lambda d: api.text_to_audio("piano", [1]), "output must be a file path"),
+    ],
+)
+def test_other_entry_points_check_types_first(tmp_path: Path, call, words: str) -> None:
+    with pytest.raises(AvgenError) as err:
+        call(tmp_path)
+    assert words in str(err.value)
+    assert list(tmp_path.iterdir()) == []
