@@ -51,3 +51,39 @@ def test_tuple_fields_and_floats() -> None:
         MelVAEConfig(kl_weight=float("nan"))
     assert MelVAEConfig(kl_weight=1, block_out_channels=[8, 8, 8]).block_out_channels == (8, 8, 8)
     assert MelVAE(latent_channels=4, block_out_channels=(8, 8, 8)).config.latent_channels == 4
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from avgen.export import export_audio
+
+    folder = tmp_path_factory.mktemp("export") / "base"
+    export_audio(folder)
+    return folder
+
+
+@pytest.mark.parametrize(
+    "name, text, words",
+    [
+        ("vae/config.json", b"\xff{not json", "is not valid JSON"),
+        ("denoiser/config.json", b"[1, 2]", "does not hold a JSON object"),
+        ("vocoder/config.json", None, "has a field 'x' that vocoder does not take"),
+        ("clap/config.json", b'{"_class_name": "AvgenCLAP", "init_temperature": -1}', "clap"),
+        ("scheduler/scheduler_config.json", b'{"shift": "x"}', "'shift' must be a positive"),
+    ],
+)
+def test_exported_folder_with_bad_configs(exported, tmp_path, name, text, words) -> None:
+    """Before: UnicodeDecodeError, AttributeError, TypeError or ValueError tracebacks."""
+    import shutil
+
+    from avgen.export import load_exported
+
+    folder = tmp_path / "e"
+    shutil.copytree(exported, folder)
+    if text is None:
+        config = json.loads((folder / name).read_text())
+        text = json.dumps({**config, "x": 1}).encode()
+    (folder / name).write_bytes(text)
+    with pytest.raises(AvgenError) as err:
+        load_exported(folder)
+    assert words in str(err.value)
