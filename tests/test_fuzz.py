@@ -216,7 +216,7 @@ def sidecars(draw: st.DrawFn) -> bytes:
         key = draw(st.sampled_from([*_SIDECAR, "unknown"]))
         if draw(st.booleans()):
             setting = draw(st.sampled_from([*_SIDECAR["settings"], "model", "prompt", "seed"]))
-            if isinstance(record["settings"], dict):
+            if isinstance(record.get("settings"), dict):
                 record["settings"][setting] = draw(json_values)
         elif draw(st.integers(0, 5)) == 0:
             record.pop(key, None)
