@@ -2,6 +2,7 @@
 
     OMP_NUM_THREADS=1 python benchmarks/fuzz_inputs.py [--examples 10000] [--targets parser ...]
         [--out benchmarks/results/hardening_inputs.md]
+    python benchmarks/fuzz_inputs.py --timing 100000 [--tree DIR]  # parse / lint seconds
 
 Each target (the parser, the linter, the builders, the API's checks, the sidecar reader with
 ``rerun`` checking but never generating) runs under the suite's seeded settings with
@@ -57,12 +58,48 @@ def run_target(fuzz: Any, name: str) -> dict[str, object]:
     }
 
 
+def long_prompt_times(most: int = 100_000) -> list[str]:
+    """Markdown rows: seconds to parse and to lint prompts of words shared by both sides (the
+    ones that were quadratic), up to ``most`` characters."""
+    from avgen.prompts import lint_prompt, parse_prompt
+
+    rows = []
+    for piece, n in (
+        ("dark ", 2000),
+        ("fast rising ", 1000),
+        ("dark ", 20000),
+        ("fast rising ", 8000),
+    ):
+        text = piece * n
+        if len(text) > most:
+            continue
+        start = time.perf_counter()
+        parse_prompt(text)
+        parsed = time.perf_counter() - start
+        start = time.perf_counter()
+        lint_prompt(text)
+        linted = time.perf_counter() - start
+        rows.append(f"| {piece.strip()!r} x {n} | {len(text)} | {parsed:.2f} | {linted:.2f} |")
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=10_000)
     parser.add_argument("--targets", nargs="+", choices=sorted(TARGETS), default=list(TARGETS))
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--timing", type=int, default=None, metavar="MOST",
+        help="only time parse and lint of long prompts up to MOST characters",
+    )  # fmt: skip
+    parser.add_argument("--tree", type=Path, default=None, help="time the avgen of this tree")
     args = parser.parse_args(argv)
+    if args.timing is not None:
+        if args.tree is not None:
+            sys.path.insert(0, str(args.tree))
+        print("| prompt | characters | parse (s) | lint (s) |\n|---|---:|---:|---:|")
+        print("\n".join(long_prompt_times(args.timing)))
+        return 0
     rows = []
     fuzz = _load_targets(args.examples)
     for name in args.targets:
