@@ -169,6 +169,8 @@ def _plan_command(args: argparse.Namespace) -> int:
         return _plan_check(args)
     if args.melody is None and args.prompt is None:
         raise AvgenError("give a prompt to plan, or --melody tune.mid.")
+    if args.output is not None:  # a folder that cannot take the file: refused before planning
+        api.check_output(args.output, (".json",))
     plan = api.plan_audio(
         args.prompt,
         duration_s=args.duration,
@@ -186,7 +188,10 @@ def _plan_command(args: argparse.Namespace) -> int:
         return 0
     from avgen.plan.schema import write_json
 
-    write_json(plan.to_dict(), args.output, overwrite=args.overwrite)
+    try:
+        write_json(plan.to_dict(), args.output, overwrite=args.overwrite)
+    except OSError as exc:  # e.g. a folder that refuses new files although access() allows it
+        raise AvgenError(f"cannot write {args.output}: {exc.strerror or exc}.") from None
     print(args.output)
     return 0
 
@@ -252,18 +257,52 @@ def _split(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
+#: Prompts a --prompts-file may hold (``--batch`` is capped at 64; a file is checked whole
+#: before anything is generated, so it is kept to a size that checks in seconds).
+MAX_PROMPTS_FILE = 1000
+_MAX_PROMPTS_FILE_BYTES = MAX_PROMPTS_FILE * 2001 * 4  # 1000 lines of 2000 four-byte characters
+
+
+def _read_prompts_file(path: Path) -> list[str]:
+    """The prompts of ``path`` (UTF-8, one a line, ``#`` comments); AvgenError for a file that
+    cannot be read, is not UTF-8 text, or holds more than MAX_PROMPTS_FILE prompts."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(_MAX_PROMPTS_FILE_BYTES + 1)
+    except OSError as exc:
+        raise AvgenError(f"cannot read prompts file {path}: {exc.strerror or exc}.") from exc
+    if len(raw) > _MAX_PROMPTS_FILE_BYTES:
+        raise AvgenError(
+            f"prompts file {path} is too large: it may hold at most {MAX_PROMPTS_FILE} prompts "
+            f"of at most 2000 characters."
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise AvgenError(
+            f"prompts file {path} is not UTF-8 text (byte {exc.start} cannot be read)."
+        ) from None
+    lines = text.splitlines()
+    prompts = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    if not prompts:
+        raise AvgenError(f"prompts file {path} has no prompts.")
+    if len(prompts) > MAX_PROMPTS_FILE:
+        raise AvgenError(
+            f"prompts file {path} has {len(prompts)} prompts; the limit is {MAX_PROMPTS_FILE}."
+        )
+    for number, prompt in enumerate(prompts, 1):
+        try:
+            api.check_prompt(prompt)
+        except AvgenError as exc:
+            raise AvgenError(f"prompts file {path}, prompt {number}: {exc}") from None
+    return prompts
+
+
 def _prompts(args: argparse.Namespace) -> list[str]:
     if args.prompts_file is not None:
         if args.prompt:
             raise AvgenError("give either a prompt or --prompts-file, not both.")
-        try:
-            lines = args.prompts_file.read_text().splitlines()
-        except OSError as exc:
-            raise AvgenError(f"cannot read prompts file {args.prompts_file}: {exc}.") from exc
-        prompts = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-        if not prompts:
-            raise AvgenError(f"prompts file {args.prompts_file} has no prompts.")
-        return prompts
+        return _read_prompts_file(args.prompts_file)
     return [api.check_prompt(args.prompt)]
 
 
@@ -298,6 +337,13 @@ def _generate(args: argparse.Namespace) -> list[Path]:
                 kwargs[key] = getattr(args, key)
     prompts = _prompts(args)
     paths = api.output_paths(args.output, len(prompts), 1)
+    if len(prompts) > 1:  # every prompt checked before anything is written
+        for number, (prompt, row) in enumerate(zip(prompts, paths), 1):
+            try:
+                generate(prompt, row[0], check_only=True, **kwargs)
+            except AvgenError as exc:
+                where = f"prompts file {args.prompts_file}, prompt {number}"
+                raise AvgenError(f"{where}: {exc}") from None
     # every file of every prompt, checked before the first is generated
     outputs = [p for row in paths for p in api.output_paths(row[0], 1, args.batch)[0]]
     api.check_new_outputs(args.command, outputs, preview=args.preview, overwrite=args.overwrite)
