@@ -65,9 +65,19 @@ def check_new(paths: Iterable[str | Path], *, overwrite: bool) -> list[Path]:
         if key in seen:
             raise AvgenError(f"output {path} would be written twice in one run; rename one.")
         seen.add(key)
-        if path.is_dir():
+        try:
+            is_dir, there = path.is_dir(), path.exists() or path.is_symlink()
+        except OSError as exc:  # a name the file system cannot hold (too long, ...)
+            if exc.errno == errno.ENAMETOOLONG:
+                size = len(os.fsencode(path.name))
+                raise AvgenError(
+                    f"output name {path.name[:40]}... is {size} bytes long, too long for this "
+                    "file system with its sidecar's and temporary names; choose a shorter one."
+                ) from None
+            raise AvgenError(f"output {path} cannot be written: {exc.strerror or exc}.") from None
+        if is_dir:
             raise AvgenError(f"output {path} is a folder; give a file name inside it.")
-        if not overwrite and (path.exists() or path.is_symlink()):
+        if not overwrite and there:
             raise OutputExistsError(exists_message(path))
         out.append(path)
     return out
