@@ -339,6 +339,7 @@ def text_to_audio(
     strength: float = 0.6,
     inpaint: tuple[float, float] | None = None,
     super_resolution: float | None = None,
+    progress: Callable[[int, int], None] | None = None,
     **extra: Any,
 ) -> list[Path]:
     """Text to audio with the shipped AudioLDM-style model (or ``model=`` a local folder).
@@ -373,7 +374,9 @@ def text_to_audio(
                 super_resolution=super_resolution)  # fmt: skip
     job = audio_job(pipe, prompt, options, duration, init_wave, edit, extra)
     paths = output_paths(output, 1, batch)[0]
-    return write_batch(pipe, job, paths, seed=seed, quiet=quiet, device=device, dtype=dtype)
+    return write_batch(
+        pipe, job, paths, seed=seed, quiet=quiet, device=device, dtype=dtype, progress=progress
+    )
 
 
 def text_to_video(
@@ -391,6 +394,7 @@ def text_to_video(
     device: str = "cpu",
     dtype: str = "fp32",
     quiet: bool = False,
+    progress: Callable[[int, int], None] | None = None,
     **extra: Any,
 ) -> list[Path]:
     """Text to video with the shipped space-time DiT (or ``model=`` a local folder: avgen's
@@ -404,7 +408,7 @@ def text_to_video(
     continue; the output holds it first).
     A batch writes name_0 ... name_{N-1}; sample j uses seed + j and its sidecar records that
     seed with batch 1, so ``rerun`` replays it. ``preview`` also writes ``<output>.gif`` and a
-    contact sheet ``<output>.png``.
+    contact sheet ``<output>.png``. ``progress(step, total)`` as in ``text_to_audio``.
     """
     from avgen.generate import video_job, write_batch
 
@@ -425,7 +429,9 @@ def text_to_video(
     pipe = video_pipeline(extra.get("model"), device, dtype=dtype, **gpu)
     job = video_job(pipe, prompt, options, duration, num_frames, extra, upscale)
     paths = output_paths(output, 1, batch)[0]
-    return write_batch(pipe, job, paths, seed=seed, quiet=quiet, device=device, dtype=dtype)
+    return write_batch(
+        pipe, job, paths, seed=seed, quiet=quiet, device=device, dtype=dtype, progress=progress
+    )
 
 
 # ----------------------------------------------------------------------------- worlds, demo
@@ -467,6 +473,32 @@ def lint_prompt(text: str, *, kind: str | None = None, model: str | Path | None 
     from avgen.prompts import lint_prompt as _lint
 
     return _lint(check_prompt(text), kind=kind, model_dir=model)
+
+
+def build_prompt(
+    kind: str,
+    *layers: str,
+    duration_s: float | None = None,
+    tempo_bpm: float | None = None,
+) -> str:
+    """A layered prompt: audio (mood, details [, duration_s, tempo_bpm]) or video (scene,
+    motion, style), in the order the prompt guide gives."""
+    from avgen import prompts
+
+    if kind == "audio":
+        mood, details = (list(layers) + ["", ""])[:2]
+        return prompts.build_audio_prompt(mood, details, duration_s, tempo_bpm)
+    if kind == "video":
+        scene, motion, style = (list(layers) + ["", "", ""])[:3]
+        return prompts.build_video_prompt(scene, motion, style)
+    raise AvgenError(f"kind must be 'audio' or 'video', got {kind!r}.")
+
+
+def serve(**options: Any) -> None:
+    """Run the web app and HTTP API (``avgen.serve.run_server``; see ``avgen serve --help``)."""
+    from avgen.serve import run_server
+
+    run_server(**options)
 
 
 def plan_audio(
