@@ -125,6 +125,9 @@ def create_app(config: ServeConfig) -> FastAPI:
     # ------------------------------------------------------------------ helpers
 
     def status_of(job: dict[str, Any]) -> dict[str, Any]:
+        position = store.position(job["id"]) if job["status"] == QUEUED else None
+        if job["status"] == QUEUED and position is None:  # a worker took it meanwhile
+            job = store.get(job["id"]) or job
         p = runner.progress(job["id"]) if job["status"] == RUNNING else None
         if p is None:
             p = {"step": job["step"], "total": job["total"], "eta_s": None, "elapsed_s": None}
@@ -140,7 +143,7 @@ def create_app(config: ServeConfig) -> FastAPI:
             "id": job["id"],
             "kind": job["kind"],
             "status": job["status"],
-            "position": store.position(job["id"]) if job["status"] == QUEUED else None,
+            "position": position if job["status"] == QUEUED else None,
             "progress": {k: p[k] for k in ("step", "total", "eta_s", "elapsed_s")},
             "prompt": job["settings"].get("prompt", ""),
             "settings": job["settings"],
@@ -246,8 +249,8 @@ def create_app(config: ServeConfig) -> FastAPI:
             folder.mkdir(parents=True, exist_ok=True)
             for key, (_, data) in uploads.items():
                 (folder / names[key]).write_bytes(data)
+        answer = status_of(store.get(job_id))  # type: ignore[arg-type]  # before a worker sees it
         runner.enqueue(job_id)
-        answer = status_of(store.get(job_id))  # type: ignore[arg-type]
         return JSONResponse(answer, status_code=201, headers={"Location": f"/api/jobs/{job_id}"})
 
     # ------------------------------------------------------------------ the API
