@@ -124,7 +124,7 @@ def _scan(text: str) -> tuple[list[_Match], list[str]]:
             hint = next((side for side, ws in _HINTS.items() if tok in ws), None)
             if tok in _PUNCT or tok in _BOUNDARY:
                 chunk += 1
-            elif tok.isdigit() or tok in _NUMBER_WORDS:  # "4 balls", "four balls"
+            elif (tok.isascii() and tok.isdecimal()) or tok in _NUMBER_WORDS:  # "4 balls", "four"
                 n = int(_NUMBER_WORDS[tok]) if tok in _NUMBER_WORDS else int(tok)
                 if n > 0:
                     matches.append(_Match((tok,), (("count", n),), i - 1, chunk))
