@@ -12,6 +12,7 @@ from browser import INSTALL, chromium_path, drive  # noqa: E402
 from helpers import LiveServer, tiny_audio_model, tiny_video_model  # noqa: E402
 
 
+@pytest.mark.slow
 def test_page_builds_generates_and_plays(tmp_path: Path, one_thread) -> None:
     executable = chromium_path()
     if executable is None:

@@ -48,6 +48,7 @@ def fuzz(url: str) -> Counter:
     return seen
 
 
+@pytest.mark.slow
 def test_schemathesis_no_server_error(tmp_path: Path, one_thread) -> None:
     """The server offers only tiny models (named "default"), so generated jobs run quickly;
     a short queue keeps most generated submissions at 429."""
