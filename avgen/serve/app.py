@@ -95,6 +95,8 @@ def create_app(config: ServeConfig) -> FastAPI:
         version=__version__,
         description="Text to audio and video: a job queue over avgen.api, and its page.",
         lifespan=lifespan,
+        docs_url=None,  # Swagger UI and ReDoc load their scripts from a CDN: not offline
+        redoc_url=None,
     )
     app.state.runner, app.state.store, app.state.config = runner, store, config
 
