@@ -129,6 +129,7 @@ def _add_serve(sub: Any) -> None:
     p.add_argument("--workers", type=int, default=1, help="jobs run at once (default 1)")
     p.add_argument("--max-queue", type=int, default=16, help="queued jobs before 429 (default 16)")
     p.add_argument("--token", default=None, help="needed by every call (or AVGEN_TOKEN)")
+    p.add_argument("--device", default="cpu", help="where jobs run: cpu, cuda, cuda:1, mps")
     p.add_argument("--model", action="append", default=None, metavar="NAME=DIR",
                    help="offer a model or adapter folder by name (repeatable)")  # fmt: skip
     p.add_argument("--max-duration", type=float, default=30.0, help="seconds a job may ask")
@@ -157,6 +158,7 @@ def _serve_command(args: argparse.Namespace) -> int:
         token=args.token,
         models=args.model,
         limits=limits,
+        device=args.device,
     )
     return 0
 

@@ -62,6 +62,7 @@ def run_server(
     models: list[str] | None = None,
     limits: Limits | dict[str, float] | None = None,
     log_level: str = "warning",
+    device: str = "cpu",
 ) -> None:
     """Check the settings, then serve until interrupted (``limits``: a ``Limits`` or its
     fields as a dict)."""
@@ -77,6 +78,7 @@ def run_server(
         token=token,
         models=parse_model_flags(models),
         limits=limits or Limits(),
+        device=device,
     )
     app = create_app(config)
     import uvicorn

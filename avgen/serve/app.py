@@ -37,6 +37,8 @@ from avgen.serve.schema import (
     JobStatus,
     Limits,
     ModelList,
+    PlanAnswer,
+    PlanRequest,
     PromptAnswer,
     PromptRequest,
 )
@@ -60,6 +62,7 @@ class ServeConfig:
     token: str | None = None
     models: list[ModelEntry] = field(default_factory=shipped_models)
     limits: Limits = field(default_factory=Limits)
+    device: str = "cpu"  # where every job runs (clients do not choose)
 
 
 def _fail(status: int, detail: str, headers: dict[str, str] | None = None) -> HTTPException:
@@ -68,6 +71,7 @@ def _fail(status: int, detail: str, headers: dict[str, str] | None = None) -> HT
 
 def create_app(config: ServeConfig) -> FastAPI:
     """The web app: a job store under ``config.results_dir``, ``config.workers`` threads."""
+    api.check_device(config.device)
     if config.workers < 1:
         raise AvgenError(f"--workers must be at least 1, got {config.workers}.")
     if config.max_queue < 1:
@@ -79,7 +83,7 @@ def create_app(config: ServeConfig) -> FastAPI:
         raise AvgenError(f"cannot create the results folder {results}: {exc.strerror}.") from exc
     registry = ModelRegistry(config.models)
     store = JobStore(results / "jobs.sqlite")
-    runner = JobRunner(store, results, registry, config.workers)
+    runner = JobRunner(store, results, registry, config.workers, config.device)
     submit_lock = threading.Lock()
     limits = config.limits
 
@@ -409,6 +413,62 @@ def create_app(config: ServeConfig) -> FastAPI:
         except AvgenError as exc:
             return {"prompt": None, "lint": None, "error": str(exc)}
         return {"prompt": text, "lint": lint, "error": None}
+
+    def plan(request: PlanRequest, melody: Path | None = None) -> dict[str, Any]:
+        if melody is None and (request.prompt is None or not request.prompt.strip()):
+            raise _fail(422, "give a prompt to plan, or upload a MIDI file as melody.")
+        if melody is None and request.melody_track is not None:
+            raise _fail(422, "melody_track picks a track of an uploaded MIDI file; none came.")
+        try:
+            result = api.plan_audio(request.prompt, duration_s=request.duration_s,
+                                    seed=request.seed, melody=melody,
+                                    melody_track=request.melody_track)  # fmt: skip
+        except AvgenError as exc:  # the upload's name on this server is no business of a client
+            text = str(exc) if melody is None else str(exc).replace(str(melody), "the melody")
+            raise _fail(422, text) from None
+        if result is None:
+            return {
+                "plan": None,
+                "message": "this prompt names nothing to play (an instrument, "
+                "a raga, a genre or drums), so audio renders it from the text alone.",
+            }
+        return {"plan": result.to_dict(), "message": None}
+
+    @app.post("/api/plan", response_model=PlanAnswer, responses=_ERRORS,
+              summary="The note plan of an audio prompt")  # fmt: skip
+    def plan_prompt(request: PlanRequest) -> dict[str, Any]:
+        """Notes, beats and drums composed from the prompt (seeded): what ``avgen audio``
+        would follow; plan null with a message when the prompt names nothing to play."""
+        return plan(request)
+
+    @app.post("/api/plan/upload", response_model=PlanAnswer, responses=_ERRORS,
+              summary="The note plan of an uploaded MIDI file")  # fmt: skip
+    async def plan_midi(
+        settings: str = Form("{}", description="the PlanRequest as JSON"),
+        melody: UploadFile = File(..., description="a MIDI file (.mid, .midi)"),
+    ) -> dict[str, Any]:
+        try:
+            parsed = PlanRequest.model_validate_json(settings)
+        except ValidationError as exc:
+            raise _fail(422, _sentence(exc.errors(), prefix="settings")) from None
+        suffix = Path(melody.filename or "").suffix.lower()
+        if suffix not in (".mid", ".midi"):
+            raise _fail(
+                415, f"melody must be a .mid or .midi file, got {suffix or 'no extension'!r}."
+            )
+        cap = int(limits.max_upload_mb * 1024 * 1024)
+        data = await melody.read(cap + 1)
+        if len(data) > cap:
+            raise _fail(413, f"melody is over this server's upload limit of "
+                        f"{limits.max_upload_mb:g} MB (--max-upload-mb).")  # fmt: skip
+        folder = results / "uploads"
+        folder.mkdir(exist_ok=True)
+        path = folder / f"melody-{secrets.token_hex(8)}{suffix}"
+        path.write_bytes(data)
+        try:
+            return await asyncio.to_thread(plan, parsed, path)
+        finally:
+            path.unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ the page
 

@@ -139,5 +139,22 @@ class PromptAnswer(BaseModel):
     error: str | None = None
 
 
+class PlanRequest(BaseModel):
+    """The note plan ``avgen audio`` would follow (``avgen.api.plan_audio``): composed from the
+    prompt, or read from an uploaded MIDI file (``POST /api/plan/upload``)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    prompt: str | None = Field(None, max_length=2000)
+    duration_s: float | None = Field(None, gt=0, le=_R["audio duration"].high)
+    seed: int = Field(0, ge=0, le=int(_R["seed"].high))
+    melody_track: int | None = Field(None, ge=0, le=127, description="with a MIDI upload")
+
+
+class PlanAnswer(BaseModel):
+    plan: dict[str, Any] | None = Field(None, description="the NotePlan as JSON")
+    message: str | None = Field(None, description="why there is no plan")
+
+
 class Error(BaseModel):
     detail: str

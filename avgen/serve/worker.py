@@ -44,11 +44,12 @@ class JobRunner:
     """``workers`` threads over one in-memory queue of job ids; the store is the truth."""
 
     def __init__(self, store: JobStore, results_dir: Path, registry: ModelRegistry,
-                 workers: int = 1) -> None:  # fmt: skip
+                 workers: int = 1, device: str = "cpu") -> None:  # fmt: skip
         self.store = store
         self.results_dir = Path(results_dir)
         self.registry = registry
         self.workers = workers
+        self.device = device
         self._queue: queue.Queue[str] = queue.Queue()
         self._progress: dict[str, _Progress] = {}
         self._lock = threading.Lock()
@@ -176,7 +177,7 @@ class JobRunner:
         uploads become the files saved under the job's folder."""
         settings = dict(job["settings"])
         kind = job["kind"]
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {"device": self.device}
         for key in ("negative_prompt", "seed", "num_inference_steps", "guidance_scale",
                     "preview"):  # fmt: skip
             if settings.get(key) is not None:

@@ -65,8 +65,11 @@ def drive(
         page.wait_for_selector("#lint .suggestion")
         seen["audio_prompt"] = page.input_value("#prompt")
         seen["audio_lint"] = page.inner_text("#lint")
-        page.select_option("#model", models[0])
         page.fill("#seed", "11")
+        page.click("#plan-button")  # the note plan of the composed prompt, as a piano roll
+        page.wait_for_selector("#plan-roll", state="visible")
+        seen["plan_text"] = page.inner_text("#plan-text")
+        page.select_option("#model", models[0])
         page.click("#generate")
         page.wait_for_function(
             "(q => q('#audio-player').src && !q('#result').hidden)(s => document.querySelector(s))",

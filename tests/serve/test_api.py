@@ -259,7 +259,7 @@ def test_token(models: list[str], tmp_path: Path) -> None:
         assert requests.get(f"{server.url}/api/health?token=s3cret-token").status_code == 200
 
 
-def test_host_token_rules(monkeypatch, capsys) -> None:
+def test_host_token_rules(monkeypatch, capsys, tmp_path: Path) -> None:
     monkeypatch.delenv("AVGEN_TOKEN", raising=False)
     assert resolve_token("127.0.0.1", None) is None and resolve_token("::1", None) is None
     with pytest.raises(AvgenError, match="--token"):
@@ -271,6 +271,10 @@ def test_host_token_rules(monkeypatch, capsys) -> None:
     with pytest.raises(SystemExit) as exc:
         cli.main(["serve", "--host", "0.0.0.0"])
     assert exc.value.code == 2 and "AVGEN_TOKEN" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["serve", "--device", "cuda:99", "--results-dir", str(tmp_path / "r")])
+    assert exc.value.code == 2 and "cuda:99" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
 
 
 def test_model_flags(tmp_path: Path, models: list[str]) -> None:
@@ -285,3 +289,37 @@ def test_model_flags(tmp_path: Path, models: list[str]) -> None:
         parse_model_flags([f"x={tmp_path}"])
     with pytest.raises(AvgenError, match="twice"):
         parse_model_flags([models[0], models[0]])
+
+
+def _midi_bytes() -> bytes:
+    import pretty_midi
+
+    pm = pretty_midi.PrettyMIDI(initial_tempo=100)
+    piano = pretty_midi.Instrument(program=0)
+    for k, pitch in enumerate((60, 64, 67, 72)):
+        piano.notes.append(
+            pretty_midi.Note(velocity=90, pitch=pitch, start=0.5 * k, end=0.5 * k + 0.4)
+        )
+    pm.instruments.append(piano)
+    buf = io.BytesIO()
+    pm.write(buf)
+    return buf.getvalue()
+
+
+def test_note_plans_from_prompt_and_midi(server: LiveServer) -> None:
+    url = f"{server.url}/api/plan"
+    body = {"prompt": "upbeat jazz saxophone solo at 120 BPM, 4 seconds", "seed": 1}
+    planned = requests.post(url, json=body).json()["plan"]
+    assert planned["tempo_bpm"] == 120 and planned["duration_s"] == 4 and planned["notes"]
+    assert requests.post(url, json=body).json()["plan"] == planned  # seeded
+    nothing = requests.post(url, json={"prompt": "wind in the trees"}).json()
+    assert nothing["plan"] is None and "nothing to play" in nothing["message"]
+    assert requests.post(url, json={}).status_code == 422
+    upload = requests.post(f"{url}/upload", files={"melody": ("tune.mid", _midi_bytes())})
+    assert upload.status_code == 200, upload.text
+    assert [n["pitch"] for n in upload.json()["plan"]["notes"]] == [60, 64, 67, 72]
+    broken = requests.post(f"{url}/upload", files={"melody": ("tune.mid", b"not midi")})
+    assert broken.status_code == 422 and "the melody is not a readable" in broken.json()["detail"]
+    assert str(server.app.state.config.results_dir) not in broken.json()["detail"]
+    odd = requests.post(f"{url}/upload", files={"melody": ("tune.txt", b"x")})
+    assert odd.status_code == 415

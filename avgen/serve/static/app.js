@@ -304,6 +304,67 @@ function useAgain(job) {
   window.scrollTo(0, 0);
 }
 
+// ---------------------------------------------------------------- the note plan
+
+async function showPlan() {
+  const text = $("plan-text");
+  const roll = $("plan-roll");
+  const prompt = $("prompt").value.trim();
+  const body = { seed: Number($("seed").value || 0) };
+  if (prompt) body.prompt = prompt;
+  if ($("duration").value !== "") body.duration_s = Number($("duration").value);
+  const midi = $("melody").files[0];
+  let answer;
+  try {
+    if (midi) {
+      const form = new FormData();
+      form.append("settings", JSON.stringify(body));
+      form.append("melody", midi);
+      answer = await call("/api/plan/upload", { method: "POST", body: form });
+    } else {
+      answer = await call("/api/plan", {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+      });
+    }
+  } catch (e) {
+    text.textContent = e.message;
+    show(roll, false);
+    return;
+  }
+  if (!answer.plan) {
+    text.textContent = answer.message;
+    show(roll, false);
+    return;
+  }
+  const plan = answer.plan;
+  const meta = plan.meta || {};
+  text.textContent = `${plan.notes.length} notes, ${plan.drums.length} drum hits, ` +
+    `${plan.tempo_bpm} BPM, ${plan.duration_s} s` +
+    (meta.instrument ? ` \u00b7 ${meta.instrument}` : "") + (meta.genre ? `, ${meta.genre}` : "");
+  drawRoll(roll, plan);
+  show(roll, true);
+}
+
+function drawRoll(canvas, plan) {
+  const ctx = canvas.getContext("2d");
+  const w = canvas.width;
+  const h = canvas.height;
+  ctx.clearRect(0, 0, w, h);
+  const pitches = plan.notes.map((n) => n.pitch);
+  const lo = Math.min(...pitches, 60) - 2;
+  const hi = Math.max(...pitches, 72) + 2;
+  const x = (t) => (t / plan.duration_s) * w;
+  ctx.fillStyle = "#2b3145";
+  for (const b of plan.beats) ctx.fillRect(x(b), 0, 1, h);
+  ctx.fillStyle = "#f0a04b";
+  for (const d of plan.drums) ctx.fillRect(x(d.t_s), h - 6, 2, 6);
+  ctx.fillStyle = "#6f8cff";
+  for (const n of plan.notes) {
+    const y = h - 8 - ((n.pitch - lo) / (hi - lo)) * (h - 12);
+    ctx.fillRect(x(n.onset_s), y, Math.max(2, x(n.duration_s)), 4);
+  }
+}
+
 // ---------------------------------------------------------------- wiring
 
 for (const tab of document.querySelectorAll("#tabs button")) {
@@ -314,6 +375,7 @@ for (const id of ["mood", "details", "length", "tempo", "scene", "motion", "styl
 }
 $("generate").onclick = generate;
 $("cancel").onclick = cancel;
+$("plan-button").onclick = showPlan;
 loadModels().catch((e) => showError(e.message));
 loadHistory();
 health();
