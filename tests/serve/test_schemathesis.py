@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis.errors import Unsatisfiable  # noqa: E402
 from schemathesis import GenerationMode  # noqa: E402
 
-EXAMPLES = {GenerationMode.POSITIVE: 40, GenerationMode.NEGATIVE: 30}  # per operation
+EXAMPLES = {GenerationMode.POSITIVE: 32, GenerationMode.NEGATIVE: 22}  # per operation
 
 
 def fuzz(url: str) -> Counter:
