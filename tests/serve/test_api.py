@@ -323,3 +323,52 @@ def test_note_plans_from_prompt_and_midi(server: LiveServer) -> None:
     assert str(server.app.state.config.results_dir) not in broken.json()["detail"]
     odd = requests.post(f"{url}/upload", files={"melody": ("tune.txt", b"x")})
     assert odd.status_code == 415
+
+
+def test_upload_init_image_for_video(server: LiveServer) -> None:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30), (255, 0, 0)).save(buf, format="PNG")
+    settings = json.dumps({"kind": "video", "prompt": "a ball", "model": "tinyv", "num_frames": 3})
+    answer = requests.post(f"{server.url}/api/jobs/upload", data={"settings": settings},
+                           files={"init_image": ("red.png", buf.getvalue())})  # fmt: skip
+    assert answer.status_code == 201, answer.text
+    status = server.wait(answer.json()["id"])
+    assert status["status"] == "done", status["error"]
+    sidecar = requests.get(server.url + status["result"]["sidecar"]).json()
+    assert Path(sidecar["settings"]["init_image"]).name == "init_image.png"
+
+
+def test_cli_serve_starts_answers_and_stops(tmp_path: Path) -> None:
+    """`avgen serve` itself, in a child process: it answers, then stops on SIGINT."""
+    import os
+    import signal
+    import subprocess
+
+    from helpers import free_port
+
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env.pop("AVGEN_TOKEN", None)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "avgen.cli", "serve", "--port", str(port),
+         "--results-dir", str(tmp_path / "r"), "--max-queue", "3"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                health = requests.get(f"http://127.0.0.1:{port}/api/health", timeout=2).json()
+                break
+            except requests.ConnectionError:
+                assert child.poll() is None and time.time() < deadline
+                time.sleep(0.2)
+        assert health["max_queue"] == 3 and health["workers"] == 1
+        assert (tmp_path / "r" / "jobs.sqlite").is_file()
+    finally:
+        child.send_signal(signal.SIGINT)
+        out, _ = child.communicate(timeout=30)
+    assert child.returncode == 0, out
+    assert f"http://127.0.0.1:{port}/" in out
