@@ -86,6 +86,7 @@ def create_app(config: ServeConfig) -> FastAPI:
     runner = JobRunner(store, results, registry, config.workers, config.device)
     submit_lock = threading.Lock()
     limits = config.limits
+    body_cap = int(limits.max_upload_mb * 2**20) * len(UPLOADS) + 2**16
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # noqa: ANN202
@@ -118,6 +119,14 @@ def create_app(config: ServeConfig) -> FastAPI:
                     status_code=401,
                     headers={"WWW-Authenticate": "Bearer"},
                 )  # fmt: skip
+        length = request.headers.get("content-length", "")
+        if length.isdecimal() and int(length) > body_cap:  # refused before it is read
+            return JSONResponse(
+                {"detail": f"the request body is {int(length)} bytes, over this server's limit "
+                 f"of {body_cap} bytes (--max-upload-mb {limits.max_upload_mb:g} for each of "
+                 f"the {len(UPLOADS)} input files, plus 64 KiB)."},
+                status_code=413,
+            )  # fmt: skip
         return await call_next(request)
 
     @app.exception_handler(RequestValidationError)
@@ -319,7 +328,7 @@ def create_app(config: ServeConfig) -> FastAPI:
         get_job(job_id)
 
         async def stream() -> Any:
-            last = None
+            last, quiet = None, 0
             while True:
                 job = store.get(job_id)
                 if job is None:
@@ -328,7 +337,9 @@ def create_app(config: ServeConfig) -> FastAPI:
                 data = json.dumps(status_of(job))
                 if data != last:
                     yield f"event: status\ndata: {data}\n\n"
-                    last = data
+                    last, quiet = data, 0
+                elif (quiet := quiet + 1) % 60 == 0:  # a comment every 15 s keeps proxies open
+                    yield ": waiting\n\n"
                 if job["status"] in FINAL or await request.is_disconnected():
                     return
                 await asyncio.sleep(0.25)

@@ -187,6 +187,9 @@ def test_upload_init_audio_and_upload_limits(server: LiveServer) -> None:
     assert odd.status_code == 415 and ".wav" in odd.json()["detail"]
     wrong = requests.post(url, data={"settings": settings}, files={"extend": ("x.mp4", b"0")})
     assert wrong.status_code == 422 and "video jobs" in wrong.json()["detail"]
+    huge = requests.post(url, data={"settings": settings},
+                         files={"init_audio": ("x.wav", b"0" * 2_000_000)})  # fmt: skip
+    assert huge.status_code == 413 and "--max-upload-mb 0.5" in huge.json()["detail"]
     broken = requests.post(url, data={"settings": "{not json"})
     assert broken.status_code == 422 and broken.json()["detail"].startswith("settings")
 
@@ -265,6 +268,8 @@ def test_host_token_rules(monkeypatch, capsys, tmp_path: Path) -> None:
     with pytest.raises(AvgenError, match="--token"):
         resolve_token("0.0.0.0", None)
     assert resolve_token("0.0.0.0", "long-enough") == "long-enough"
+    with pytest.raises(AvgenError, match="at least 8"):
+        resolve_token("0.0.0.0", "short")
     monkeypatch.setenv("AVGEN_TOKEN", "from-the-env")
     assert resolve_token("192.168.1.5", None) == "from-the-env"
     monkeypatch.delenv("AVGEN_TOKEN")
