@@ -339,10 +339,20 @@ def text_to_audio(
     strength: float = 0.6,
     inpaint: tuple[float, float] | None = None,
     super_resolution: float | None = None,
+    plan: Any = None,
+    melody: str | Path | None = None,
+    melody_track: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     **extra: Any,
 ) -> list[Path]:
     """Text to audio with the shipped AudioLDM-style model (or ``model=`` a local folder).
+
+    Note plans ("plan, then render"; models whose denoiser reads them): by default the composer
+    plans the notes from the prompt and ``seed`` (a prompt with nothing to play runs text-only);
+    ``plan=`` a plan (dict, ``NotePlan`` or JSON file path) or ``melody=`` a MIDI file
+    (``melody_track`` picks its melodic track) gives the notes instead; ``plan=False`` generates
+    from the text alone. A plan's duration is the default duration; a different ``--duration``
+    (or prompt duration) is an error. A batch reuses one plan with seeds seed + j.
 
     Extra keywords: ``model`` (folder), ``candidates`` (N generated, the CLAP-best kept) and
     ``vocoder`` ("neural" or "griffin-lim"). A batch writes name_0 ... name_{N-1}; sample j
@@ -350,6 +360,8 @@ def text_to_audio(
     ``init_audio`` (a file) + ``strength`` in (0, 1]: AudioLDM style transfer of that sound
     (its length sets the duration); ``inpaint=(start_s, end_s)`` regenerates only that range;
     ``super_resolution=cutoff_hz`` keeps its band below the cut-off and generates the band above.
+    ``progress(step, total)`` hears every sampler step of the whole batch (an exception it
+    raises stops the run and writes nothing).
     """
     from avgen.generate import audio_job, write_batch
 
@@ -361,7 +373,7 @@ def text_to_audio(
     )  # fmt: skip
     _check_extra("text_to_audio", extra, AUDIO_EXTRA_KEYS)
     prompt = check_prompt(prompt)
-    duration, _ = resolve_duration(prompt, audio_length_in_s)
+    duration, duration_source = resolve_duration(prompt, audio_length_in_s)
     init_wave = _read_init_audio(init_audio)
     output = check_output(output, AUDIO_SUFFIXES)
     lora = extra.get("lora")
@@ -370,9 +382,24 @@ def text_to_audio(
     extra = {**extra, **gpu_options(extra)}
     gpu = {k: extra[k] for k in GPU_EXTRA_KEYS}
     pipe = audio_pipeline(extra.get("model"), device, lora, dtype=dtype, **gpu)
+    explicit = None if duration_source == "default" else duration
+    if init_wave is not None:
+        explicit = len(init_wave) / 16000.0
+    note_plan = resolve_note_plan(
+        getattr(pipe, "follows_plans", False),
+        prompt,
+        plan,
+        melody,
+        melody_track,
+        explicit,
+        explicit if explicit is not None else duration,
+        seed,
+    )
+    if note_plan.plan is not None and explicit is None:
+        duration = note_plan.plan.duration_s
     edit = dict(init_audio=init_audio, strength=strength, inpaint=inpaint,
                 super_resolution=super_resolution)  # fmt: skip
-    job = audio_job(pipe, prompt, options, duration, init_wave, edit, extra)
+    job = audio_job(pipe, prompt, options, duration, init_wave, edit, extra, note_plan)
     paths = output_paths(output, 1, batch)[0]
     return write_batch(
         pipe, job, paths, seed=seed, quiet=quiet, device=device, dtype=dtype, progress=progress
@@ -524,6 +551,103 @@ def plan_audio(
     from avgen.prompts import parse_prompt as _parse
 
     return plan.compose_notes(_parse(prompt), duration, seed=seed)
+
+
+def plan_video(
+    prompt: str,
+    *,
+    duration_s: float | None = None,
+    seed: int = 0,
+    fps: int = 8,
+    width: int = 64,
+    height: int = 64,
+) -> Any:
+    """The motion plan a video prompt gets (``avgen.plan.MotionPlan``): its objects simulated
+    with MotionWorld's physics from start states drawn from ``seed``, ``fps`` frames a second
+    for a ``width`` x ``height`` output; None when the prompt names nothing to move (generation
+    then runs from the text alone). The duration is the flag's, else the prompt's, else 4 s."""
+    from avgen import plan
+
+    check_range("seed", seed)
+    check_range("fps", fps)
+    check_range("width", width)
+    check_range("height", height)
+    prompt = check_prompt(prompt)
+    duration, _ = resolve_duration(prompt, duration_s)
+    check_range("video duration", duration)
+    from avgen.prompts import parse_prompt as _parse
+
+    return plan.plan_motion(_parse(prompt), duration, seed, fps=fps, width=width, height=height)
+
+
+def check_plan(source: str | Path | dict) -> Any:
+    """Read and check a plan file (or dict) of any kind: the ``NotePlan`` or ``MotionPlan`` it
+    holds; a ``PlanError`` sentence naming the first wrong field otherwise."""
+    from avgen.plan import motion, notes, schema
+
+    data = schema.read_json(source)
+    kind = data.get("kind") if isinstance(data, dict) else None
+    if kind == motion.KIND:
+        return motion.MotionPlan.from_dict(data)
+    return notes.NotePlan.from_dict(data)
+
+
+@dataclass
+class ResolvedPlan:
+    """The note plan a generation follows (or None) and what the sidecar says about it."""
+
+    plan: Any  # avgen.plan.NotePlan | None
+    source: str  # "composer", "midi", "given" (a plan), "off" (text only asked) or "none"
+    note: str | None = None  # why there is no plan
+
+
+def resolve_note_plan(
+    follows: bool,
+    prompt: str,
+    plan: Any,
+    melody: str | Path | None,
+    melody_track: int | None,
+    explicit_s: float | None,
+    duration_s: float,
+    seed: int,
+) -> ResolvedPlan:
+    """The note plan of one generation: ``plan`` (dict, ``NotePlan`` or path; False = none),
+    else the MIDI file ``melody``, else the composer's plan of ``prompt`` when the model
+    ``follows`` plans. ``explicit_s``: a duration the user asked for (flag, prompt words or the
+    init audio's length), which a given plan must match."""
+    from avgen import plan as plans
+
+    if melody_track is not None and melody is None:
+        raise AvgenError("melody_track needs melody (a MIDI file).")
+    if melody is not None and plan is not None:
+        raise AvgenError("give a plan or a melody, not both: the melody is a plan.")
+    if plan is False:
+        return ResolvedPlan(None, "off", "text only was asked for")
+    if melody is not None or plan is not None:
+        if not follows:
+            raise AvgenError(
+                "this model does not follow note plans (its denoiser has no note input); "
+                "drop --plan/--melody or use a model trained with plans."
+            )
+        if melody is not None:
+            return ResolvedPlan(
+                plans.notes_from_midi(melody, track=melody_track, duration_s=explicit_s), "midi"
+            )
+        given = plans.load_note_plan(plan)
+        if explicit_s is not None and abs(given.duration_s - explicit_s) > 0.05:
+            raise AvgenError(
+                f"the plan lasts {given.duration_s:g} s but {explicit_s:g} s were asked for; "
+                "drop --duration (the plan's duration is used) or give a plan of that length."
+            )
+        return ResolvedPlan(given, "given")
+    if not follows:
+        return ResolvedPlan(None, "none", "the model does not follow note plans")
+    from avgen.prompts import parse_prompt as _parse
+
+    composed = plans.compose_notes(_parse(prompt), duration_s, seed=seed)
+    if composed is None:
+        return ResolvedPlan(None, "none", "the prompt names nothing to play")
+    return ResolvedPlan(composed, "composer")
 
 
 def make_world_dataset(kind: str, count: int, out: str | Path, **kwargs: Any) -> Path:

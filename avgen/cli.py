@@ -90,6 +90,14 @@ def _add_audio(sub: Any) -> None:
     p.add_argument("--lora", default=None, help="LoRA adapter folder (avgen finetune audio)")
     p.add_argument("--vocoder", default=None, choices=("griffin-lim", "neural"),
                    help="mel -> waveform (default: the model's pipeline.json)")  # fmt: skip
+    p.add_argument("--plan", default=None, metavar="PLAN.json",
+                   help="note plan to follow (avgen plan audio ... -o PLAN.json)")  # fmt: skip
+    p.add_argument("--melody", default=None, metavar="TUNE.mid",
+                   help="play this MIDI file's melody (its notes are the plan)")  # fmt: skip
+    p.add_argument("--melody-track", type=int, default=None, metavar="N",
+                   help="with --melody: the N-th melodic track (from 0)")  # fmt: skip
+    p.add_argument("--no-plan", action="store_true",
+                   help="no note plan: generate from the text alone")  # fmt: skip
 
 
 def _add_video(sub: Any) -> None:
@@ -173,9 +181,23 @@ def _add_plan(sub: Any) -> None:
     q.add_argument("--duration", type=float, default=None, help="seconds (default: prompt, or 4)")
     q.add_argument("--melody", default=None, help="MIDI file whose notes become the plan")
     q.add_argument("--melody-track", type=int, default=None, help="melodic track (from 0)")
+    v = psub.add_parser("video", help="the motion plan: object tracks, contacts, camera (JSON)")
+    v.add_argument("prompt", help="what moves")
+    v.add_argument("-o", "--output", default=None, help="plan file (default: print the JSON)")
+    v.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    v.add_argument("--duration", type=float, default=None, help="seconds (default: prompt, or 4)")
+    v.add_argument("--fps", type=int, default=8, help="frames per second (default 8)")
+    v.add_argument("--width", type=int, default=64, help="output width in pixels (default 64)")
+    v.add_argument("--height", type=int, default=64, help="output height in pixels (default 64)")
+    c = psub.add_parser("check", help="check a plan file; print what it holds")
+    c.add_argument("file", help="plan JSON file (notes or motion)")
 
 
 def _plan_command(args: argparse.Namespace) -> int:
+    if args.plan_command == "video":
+        return _plan_video(args)
+    if args.plan_command == "check":
+        return _plan_check(args)
     if args.melody is None and args.prompt is None:
         raise AvgenError("give a prompt to plan, or --melody tune.mid.")
     plan = api.plan_audio(
@@ -197,6 +219,46 @@ def _plan_command(args: argparse.Namespace) -> int:
 
     write_json(plan.to_dict(), args.output)
     print(args.output)
+    return 0
+
+
+def _plan_video(args: argparse.Namespace) -> int:
+    plan = api.plan_video(
+        args.prompt,
+        duration_s=args.duration,
+        seed=args.seed,
+        fps=args.fps,
+        width=args.width,
+        height=args.height,
+    )
+    if plan is None:
+        raise AvgenError(
+            "this prompt names nothing to move (no object, or more than three), so it gets no "
+            "motion plan; `avgen video` renders it from the text alone."
+        )
+    if args.output is None:
+        print(json.dumps(plan.to_dict(), indent=1, allow_nan=False))
+        return 0
+    from avgen.plan.schema import write_json
+
+    write_json(plan.to_dict(), args.output)
+    print(args.output)
+    return 0
+
+
+def _plan_check(args: argparse.Namespace) -> int:
+    plan = api.check_plan(args.file)
+    d = plan.to_dict()
+    if d["kind"] == "motion":
+        print(
+            f"{args.file}: a motion plan, {d['num_frames']} frames at {d['fps']} fps "
+            f"({d['duration_s']:g} s), {len(d['objects'])} objects, {len(d['events'])} events."
+        )
+    else:
+        print(
+            f"{args.file}: a note plan, {d['duration_s']:g} s, {len(d['notes'])} notes, "
+            f"{len(d['drums'])} drum hits."
+        )
     return 0
 
 
@@ -284,6 +346,20 @@ def _audio_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         kwargs["inpaint"] = tuple(args.inpaint)
     if args.init_audio is not None:
         kwargs["strength"] = args.strength
+    given = [f for f, v in (("--plan", args.plan), ("--melody", args.melody)) if v is not None]
+    if args.no_plan:
+        given.append("--no-plan")
+    if len(given) > 1:
+        raise AvgenError(f"{' and '.join(given)} exclude each other: give one.")
+    if given and given[0] != "--no-plan" and args.prompts_file is not None:
+        raise AvgenError(f"{given[0]} plans one clip; it cannot be used with --prompts-file.")
+    if args.melody_track is not None and args.melody is None:
+        raise AvgenError("--melody-track needs --melody tune.mid.")
+    for key in ("plan", "melody", "melody_track"):
+        if getattr(args, key) is not None:
+            kwargs[key] = getattr(args, key)
+    if args.no_plan:
+        kwargs["plan"] = False
     return kwargs
 
 

@@ -122,11 +122,14 @@ def audio_job(
     init_wave: Any,
     edit: dict[str, Any],
     extra: dict[str, Any],
+    note_plan: Any = None,
 ) -> Job:
     """Text to audio (``options``: the API's ``GenerationOptions``; ``duration``: resolved
     from them and the prompt; ``init_wave`` the input read from ``edit["init_audio"]``;
     ``edit``: init_audio, strength, inpaint, super_resolution; ``extra``: model, candidates,
-    vocoder, lora and the checked GPU switches) resolved against ``pipe`` and checked by it."""
+    vocoder, lora and the checked GPU switches; ``note_plan``: the API's ``ResolvedPlan``)
+    resolved against ``pipe`` and checked by it."""
+    plan = note_plan.plan if note_plan is not None else None
     steps = options.num_inference_steps
     steps = int(pipe.config["num_inference_steps"] if steps is None else steps)
     guidance = options.guidance_scale
@@ -144,6 +147,8 @@ def audio_job(
         vocoder=vocoder, init_audio=init_wave, strength=float(strength), inpaint=inpaint,
         super_resolution=cutoff,
     )  # fmt: skip
+    if plan is not None:  # only pipelines that follow plans take one
+        call["note_plan"] = plan
     settings: dict[str, Any] = {
         "negative_prompt": options.negative_prompt,
         "num_inference_steps": steps,
@@ -162,10 +167,20 @@ def audio_job(
         settings["strength"] = float(strength)
         settings["inpaint"] = None if inpaint is None else [float(v) for v in inpaint]
         settings["super_resolution"] = None if cutoff is None else float(cutoff)
+    # the plan itself, so rerun replays it; False = text only was asked for
+    off = note_plan is not None and note_plan.source == "off"
+    settings["plan"] = plan.to_dict() if plan is not None else (False if off else None)
+    plan_record = {
+        "plan_source": note_plan.source if note_plan is not None else "none",
+        "plan_note": note_plan.note if note_plan is not None else None,
+    }
+    drawn = [(n.onset_s, n.duration_s, n.pitch) for n in plan.notes] if plan else None
     return Job(
         "audio", prompt, call, settings, steps * len(pipe.window_plan(duration)),
-        write=lambda path, result: _write_audio(path, result, options.preview),
-        record=lambda r: {"clap_scores": r.clap_scores, "tempo_bpm": r.settings["tempo_bpm"]},
+        write=lambda path, result: _write_audio(path, result, options.preview, drawn),
+        record=lambda r: {
+            "clap_scores": r.clap_scores, "tempo_bpm": r.settings["tempo_bpm"], **plan_record
+        },
     )  # fmt: skip
 
 
@@ -179,12 +194,13 @@ def _shared_settings(options: GenerationOptions) -> dict[str, Any]:
     }
 
 
-def _write_audio(path: Path, result: Any, preview: bool) -> None:
+def _write_audio(path: Path, result: Any, preview: bool, notes: list | None = None) -> None:
     from avgen.media import write_audio, write_spectrogram_png
 
     write_audio(path, result.audio, result.sample_rate)
     if preview:
-        write_spectrogram_png(path.with_name(path.name + ".png"), result.audio, result.sample_rate)
+        png = path.with_name(path.name + ".png")
+        write_spectrogram_png(png, result.audio, result.sample_rate, notes=notes)
 
 
 # ----------------------------------------------------------------------------- video

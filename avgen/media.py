@@ -432,10 +432,17 @@ def colorize(values: np.ndarray) -> np.ndarray:
     return np.stack(rgb, axis=-1).round().astype(np.uint8)
 
 
-def write_spectrogram_png(path: str | Path, audio: np.ndarray, sr: int) -> Path:
+def write_spectrogram_png(
+    path: str | Path,
+    audio: np.ndarray,
+    sr: int,
+    notes: list[tuple[float, float, int]] | None = None,
+) -> Path:
     """Plot the log-mel spectrogram as a PNG: 256 px tall, 100 px per second (400 to 8000 wide).
 
-    Low frequencies at the bottom; the top 80 dB below the loudest bin are shown.
+    Low frequencies at the bottom; the top 80 dB below the loudest bin are shown. ``notes``
+    ((onset s, length s, MIDI pitch), a note plan's) are outlined in cyan at their fundamental's
+    height, so a planned and a generated melody can be compared by eye.
     """
     path = Path(path)
     check_writable(path)
@@ -448,9 +455,27 @@ def write_spectrogram_png(path: str | Path, audio: np.ndarray, sr: int) -> Path:
     width = int(np.clip(round(wave.shape[1] / sr * 100), 400, 8000))
     image = Image.fromarray(colorize(norm[::-1]))  # row 0 = highest mel band
     image = image.resize((width, 256), Image.Resampling.BILINEAR)
+    if notes:
+        _draw_notes(image, notes, wave.shape[1] / sr, sr)
     with atomic_output(path) as tmp:
         image.save(tmp, format="PNG")
     return path
+
+
+def _draw_notes(image: Image.Image, notes: list[tuple[float, float, int]], seconds: float, sr: int):
+    """Outline each (onset, length, pitch) on a spectrogram image (mel rows as
+    ``write_spectrogram_png`` draws them: 0 Hz at the bottom, sr / 2 at the top)."""
+    from PIL import ImageDraw
+
+    draw = ImageDraw.Draw(image)
+    w, h = image.size
+    top = float(_hz_to_mel(sr / 2.0))
+    for onset, length, pitch in notes:
+        hz = 440.0 * 2.0 ** ((pitch - 69) / 12.0)
+        y = h - 1 - float(_hz_to_mel(hz)) / top * (h - 1)
+        x0 = onset / seconds * w
+        x1 = max(x0 + 2, (onset + length) / seconds * w)
+        draw.rectangle([x0, y - 2, x1, y + 2], outline=(0, 230, 255))
 
 
 # ------------------------------------------------------------------ probing

@@ -8,11 +8,16 @@ concatenated) form one token. Positions are rotary (RoPE) in self-attention, so 
 Stable Audio's scalar timing conditions (tempo_bpm, seconds_total; arXiv 2402.04825). A
 per-frame beat grid (sin/cos of the beat and bar phase, computed from the tempo or given as
 ``cond["beat"]``) is added token by token, handing the model the temporal structure that small
-models learn last (docs/TRAINING.md). Built from the blocks in ``avgen.modules``.
+models learn last (docs/TRAINING.md). A note plan (``cond["notes"]``: which pitches sound and
+start in each frame, Music ControlNet's melody control, arXiv 2311.07069) enters the same way
+through a small MLP whose output starts at zero, so a text-only model fine-tunes into one that
+follows plans. Built from the blocks in ``avgen.modules``.
 
 Call contract (avgen.diffusion): ``model(x_t, t, cond) -> v``, with cond keys ``tokens``
 (B, L, text_dim), ``mask`` (B, L) bool, ``pooled`` (B, text_dim), and optional ``tempo`` (B,)
-in BPM, ``seconds`` (B,), ``beat`` (B, T', beat_dim), ``frame_mask`` (B, T') bool (True =
+in BPM, ``seconds`` (B,), ``beat`` (B, T', beat_dim), ``notes`` (B, T', note_dim) (a note
+plan's per-frame features, ``avgen.plan.notes``; a row of zeros = no plan; ignored by models
+with note_dim 0), ``frame_mask`` (B, T') bool (True =
 real frame, for padded batches). NaN in tempo or seconds means "unknown" (a learned null).
 A text row with mask all False is the null (unconditional) text: a learned null key that is
 always attended keeps it well defined. ``null_condition`` builds such rows.
@@ -110,6 +115,7 @@ class DenoiserConfig(ModelConfig):
     mlp_ratio: float = 4.0
     text_dim: int = 384
     beat_dim: int = 4
+    note_dim: int = 0  # 0: no note-plan input (text-only models); avgen.plan.notes.FEATURES
     frame_seconds: float = 0.04
     tempo_range: tuple[float, float] = (40.0, 240.0)
     seconds_range: tuple[float, float] = (0.0, 60.0)
@@ -138,6 +144,13 @@ class AudioDenoiser(PretrainedModel):
         self.x_in = nn.Linear(token_in, dim)
         self.beat_in = nn.Linear(self.patch * self.beat_dim, dim)
         nn.init.zeros_(self.beat_in.weight)
+        self.note_dim = cfg.note_dim
+        if self.note_dim:  # per-frame note plan -> token offsets; zero output at init
+            self.notes_in = nn.Sequential(
+                nn.Linear(self.patch * self.note_dim, dim), nn.SiLU(), nn.Linear(dim, dim)
+            )
+            nn.init.zeros_(self.notes_in[2].weight)
+            nn.init.zeros_(self.notes_in[2].bias)
         self.t_mlp = embedding_mlp(dim, dim)
         self.pooled_mlp = embedding_mlp(self.text_dim, dim)
         self.tempo_emb = NumberEmbedder(dim, *cfg.tempo_range)
@@ -193,6 +206,15 @@ class AudioDenoiser(PretrainedModel):
                 )
             beat = F.pad(beat.to(h), (0, 0, 0, pad)).reshape(b, n, p * self.beat_dim)
             h = h + self.beat_in(beat)
+        notes = cond.get("notes")
+        if notes is not None and self.note_dim:
+            if notes.shape != (b, frames, self.note_dim):
+                raise AvgenError(
+                    f"note condition has shape {tuple(notes.shape)}; "
+                    f"expected {(b, frames, self.note_dim)}."
+                )
+            notes = F.pad(notes.to(h), (0, 0, 0, pad)).reshape(b, n, p * self.note_dim)
+            h = h + self.notes_in(notes)
 
         t = t.to(x.device).reshape(-1).expand(b)
         c = self.t_mlp(sinusoidal_embedding(1000.0 * t.float(), self.dim))  # DiT's 0..1000

@@ -39,6 +39,7 @@ from avgen.diffusion.windows import overlap_inpaint, plan_windows, window_callba
 from avgen.errors import AvgenError
 from avgen.pipelines.audio_to_audio import AudioToAudioSteps, check_cutoff, check_init
 from avgen.pipelines.checks import check_range, check_sampling, read_pipeline_config
+from avgen.plan.notes import NotePlan
 from avgen.text import shared_text_encoder
 
 PIPELINE_CONFIG = "pipeline.json"
@@ -85,17 +86,22 @@ def window_condition(
     start: int,
     length: int,
     frame_seconds: float,
+    notes: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """The condition of the window (start, length): the text plus tempo (B,), seconds (B,) and
-    its slice (B, length, 4) of the whole clip's beat grid (B, total, 4); ``frame_seconds`` is
-    the length of one latent frame (``TextToAudioPipeline.seconds_per_latent``)."""
-    return {
+    its slice (B, length, 4) of the whole clip's beat grid (B, total, 4), and of the note plan's
+    features (B, total, F) when there is a plan; ``frame_seconds`` is the length of one latent
+    frame (``TextToAudioPipeline.seconds_per_latent``)."""
+    out = {
         **cond,
         "tempo": tempo,
         # seconds_total (Stable Audio) = real audio in the window, as in training
         "seconds": torch.full(tempo.shape, length * frame_seconds, device=tempo.device),
         "beat": grid[:, start : start + length],
     }
+    if notes is not None:
+        out["notes"] = notes[:, start : start + length]
+    return out
 
 
 def window_inpaint(
@@ -318,8 +324,10 @@ class TextToAudioPipeline(AudioToAudioSteps):
         init_latent: torch.Tensor | None = None,
         t_start: float = 1.0,
         user_keep: torch.Tensor | None = None,
+        note_plan: NotePlan | None = None,
     ) -> torch.Tensor:
-        """5. Window-by-window flow sampling with latent inpainting of the overlap.
+        """5. Window-by-window flow sampling with latent inpainting of the overlap; each window
+        gets its frames of ``note_plan``'s features (``prepare_notes``).
 
         ``init_latent`` (B, C, H, total) with ``t_start`` < 1: SDEdit from the input's latent;
         ``user_keep`` (1, 1, 1 or H, total): 1 where the input's latent is kept (AudioLDM
@@ -330,13 +338,16 @@ class TextToAudioPipeline(AudioToAudioSteps):
         tempo_t = torch.full((batch,), tempo, device=self.device)
         grid = beat_grid(tempo_t, total, self.seconds_per_latent)  # (B, total, 4): one beat phase
         latent = torch.zeros(self.prepare_latents(batch, total, generator), device=self.device)
+        notes = self.prepare_notes(note_plan, batch, total)  # 4b
         for k, (start, length) in enumerate(plan):
             shape = self.prepare_latents(batch, length, generator)
             window = slice(start, start + length)
             x = sample(
                 self.denoiser,
                 shape,
-                window_condition(cond, tempo_t, grid, start, length, self.seconds_per_latent),
+                window_condition(
+                    cond, tempo_t, grid, start, length, self.seconds_per_latent, notes
+                ),
                 uncond,
                 num_inference_steps=steps,
                 guidance_scale=guidance,
@@ -350,6 +361,24 @@ class TextToAudioPipeline(AudioToAudioSteps):
             )
             latent[..., window] = x
         return latent
+
+    @property
+    def follows_plans(self) -> bool:
+        """Whether the denoiser reads note plans (``note_dim`` in its config)."""
+        return bool(getattr(self.denoiser, "note_dim", 0))
+
+    def prepare_notes(self, note_plan: NotePlan | None, batch: int, total: int):
+        """4b. The note plan's per-frame features over all ``total`` latent frames
+        (B, total, F), or None without a plan."""
+        if note_plan is None:
+            return None
+        if not self.follows_plans:
+            raise AvgenError(
+                f"the model {self.model_id} does not follow note plans (its denoiser has no note "
+                "input); generate without a plan or use a model trained with plans."
+            )
+        feats = torch.from_numpy(note_plan.features(total, self.seconds_per_latent))
+        return feats.to(self.device)[None].expand(batch, -1, -1)
 
     def decode(self, latent: torch.Tensor, mel_frames: int | None) -> torch.Tensor:
         """6. Scaled latent -> normalised mel (B, 1, 64, mel_frames), in one pass."""
@@ -400,6 +429,7 @@ class TextToAudioPipeline(AudioToAudioSteps):
         strength: float = 0.6,
         inpaint: tuple[float, float] | None = None,
         super_resolution: float | None = None,
+        note_plan: NotePlan | None = None,
     ) -> AudioPipelineOutput:
         """Generate ``audio_length_in_s`` seconds (default: the prompt's, else pipeline.json's)
         for ``prompt``; ``num_candidates`` > 1 keeps the CLAP-best; ``vocoder`` "neural" or
@@ -413,7 +443,13 @@ class TextToAudioPipeline(AudioToAudioSteps):
         instead: the latent rows below the cut-off are kept, the band above is generated from
         pure noise, the input's own mel replaces the decoded mel below the cut-off before
         vocoding (``paste_known_band``) and its own STFT replaces the vocoded one below the
-        cut-off after it (``splice_known_band``, AudioSR's post-process)."""
+        cut-off after it (``splice_known_band``, AudioSR's post-process).
+
+        ``note_plan`` (``avgen.plan.NotePlan``; models whose denoiser has a note input): which
+        notes sound when, rendered with the timbre the prompt asks for; its duration is the
+        default duration and its tempo sets the beat grid."""
+        if note_plan is not None and audio_length_in_s is None and init_audio is None:
+            audio_length_in_s = note_plan.duration_s
         steps, guidance, vocoder, duration = self.resolve_defaults(
             prompt, num_inference_steps, guidance_scale, vocoder, audio_length_in_s
         )
@@ -426,12 +462,14 @@ class TextToAudioPipeline(AudioToAudioSteps):
         cond, uncond = self.encode_prompt(prompt, negative_prompt, batch)  # 2
         self.prepare_timesteps(steps)  # 3 (validates; the sampler rebuilds the same grid)
         tempo = prompt_tempo(prompt)
+        if note_plan is not None and note_plan.tempo_bpm is not None:
+            tempo = float(note_plan.tempo_bpm)
         init_latent, user_keep, t_start = self.prepare_init(  # 4a
             init_audio, duration, batch, strength, inpaint, super_resolution
         )
         latent = self.denoise(  # 4 + 5
             cond, uncond, tempo, duration, batch, steps, guidance, generator, callback,
-            init_latent, t_start, user_keep,
+            init_latent, t_start, user_keep, note_plan,
         )  # fmt: skip
         wave = self.to_waveform(latent, duration, vocoder, generator, init_audio, super_resolution)
         scores = self.rank(wave, cond["pooled"]) if batch > 1 else torch.zeros(1)  # 8
@@ -445,6 +483,7 @@ class TextToAudioPipeline(AudioToAudioSteps):
             "windows": len(self.window_plan(duration)),
             "num_candidates": batch,
             "vocoder": vocoder,
+            "note_plan": note_plan is not None,
         }
         if init_audio is not None:
             edit = inpaint is not None or super_resolution is not None

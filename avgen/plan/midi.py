@@ -19,6 +19,7 @@ from avgen.plan.schema import PlanError
 
 MAX_MIDI_BYTES = 8 * 1024 * 1024
 _KEY_NAMES = {v: k for k, v in DRUM_KEYS.items()}
+_EDGE = 1e-3  # times this close to the end would round onto it in the JSON form
 
 
 def _read(path: Path):
@@ -65,7 +66,7 @@ def notes_from_midi(
         raise PlanError(f"a melody plan lasts 1 to 60 seconds, got {dur:g}.")
     notes = []
     for n in sorted(chosen.notes, key=lambda n: (n.start, n.pitch)):
-        if n.start >= dur or not PITCH_RANGE[0] <= n.pitch <= PITCH_RANGE[1]:
+        if n.start >= dur - _EDGE or not PITCH_RANGE[0] <= n.pitch <= PITCH_RANGE[1]:
             continue
         length = min(n.end, dur) - n.start
         if length > 1e-3:
@@ -77,13 +78,13 @@ def notes_from_midi(
         for i in pm.instruments
         if i.is_drum
         for n in i.notes
-        if n.pitch in _KEY_NAMES and n.start < dur
+        if n.pitch in _KEY_NAMES and n.start < dur - _EDGE
     ]
     _, tempi = pm.get_tempo_changes()
     tempo = float(tempi[0]) if len(tempi) else None
     if tempo is not None and not TEMPO_RANGE[0] <= tempo <= TEMPO_RANGE[1]:
         tempo = None
-    beats = [float(b) for b in pm.get_beats() if b < dur]
+    beats = [float(b) for b in pm.get_beats() if b < dur - _EDGE]
     meta = {"midi": path.name, "program": int(chosen.program), "cut_at_s": round(dur, 4)}
     if end > dur:
         meta["tune_length_s"] = round(float(end), 4)

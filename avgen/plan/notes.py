@@ -27,9 +27,12 @@ SOURCES = ("composer", "midi", "user")
 #: General MIDI drum keys of the kit pieces a plan may name.
 DRUM_KEYS = {**DRUM_NOTES, "pedal hat": 44}
 DRUM_NAMES = tuple(DRUM_KEYS)
-#: Per-frame condition channels: sounding, onset, highest and lowest sounding pitch
-#: ((p - 60) / 24), loudness (velocity / 127), drum onset, and 12 pitch-class channels.
-FEATURES = 18
+#: Per-frame condition channels (``NotePlan.features``): 0 planned (1 on every frame of a plan,
+#: so "no plan" and "a planned rest" differ), 1 sounding, 2 note onset, 3 loudness
+#: (velocity / 127), 4 drum onset (its velocity / 127), 5-6 highest and lowest sounding pitch
+#: ((p - 60) / 24), 7-18 pitch classes, 19-40 a piano roll of 22 bands of 4 semitones (MIDI 21-108).
+FEATURES = 41
+ROLL_BANDS = 22
 _EPS = 1e-6
 
 
@@ -131,15 +134,24 @@ class NotePlan:
         return not self.notes and not self.drums
 
     def pitch_direction(self) -> str | None:
-        """ "rising", "falling" or None (steady or too few notes): the sign of a line fitted
-        through the sounding pitches' medians per onset, the way the checkers judge contour."""
-        onsets = sorted({n.onset_s for n in self.notes})
-        if len(onsets) < 3:
+        """ "rising", "falling", "none" (as many steps down as up) or None (fewer than three
+        notes), judged as SoundWorld's checker judges audio: the signs of the steps between
+        successive notes (the median pitch of each onset; repeated pitches merged)."""
+        from avgen.worlds.audio_checks import DIRECTION_SCORE
+
+        line: list[float] = []
+        for t in sorted({n.onset_s for n in self.notes}):
+            p = float(np.median([n.pitch for n in self.notes if n.onset_s == t]))
+            if not line or abs(p - line[-1]) >= 0.5:
+                line.append(p)
+        if len(line) < 3:
             return None
-        med = [float(np.median([n.pitch for n in self.notes if n.onset_s == t])) for t in onsets]
-        slope = float(np.polyfit(np.asarray(onsets), np.asarray(med), 1)[0])
-        span = slope * (onsets[-1] - onsets[0])
-        return "rising" if span >= 2.0 else "falling" if span <= -2.0 else None
+        steps = np.diff(line)
+        ups, downs = int((steps > 0).sum()), int((steps < 0).sum())
+        score = (ups - downs) / max(ups + downs, 1)
+        if score > DIRECTION_SCORE:
+            return "rising"
+        return "falling" if score < -DIRECTION_SCORE else "none"
 
     def window(self, start_s: float, end_s: float) -> NotePlan:
         """The part of the plan from ``start_s`` to ``end_s``, moved to start at 0 (notes that
@@ -162,10 +174,11 @@ class NotePlan:
         return NotePlan(end_s - start_s, notes, self.tempo_bpm, beats, drums, self.source, meta)
 
     def features(self, frames: int, frame_seconds: float, offset_s: float = 0.0) -> np.ndarray:
-        """The per-frame condition (frames, FEATURES), frame k covering
-        ``offset_s + [k, k+1) * frame_seconds``; a note whose onset lies in a frame marks that
-        frame's onset channel (notes cut by a window's start carry none)."""
+        """The per-frame condition (frames, FEATURES) (channels above ``FEATURES``), frame k
+        covering ``offset_s + [k, k+1) * frame_seconds``; a note whose onset lies in a frame
+        marks that frame's onset channel (notes cut by a window's start carry none)."""
         out = np.zeros((frames, FEATURES), np.float32)
+        out[:, 0] = 1.0
         hi = np.full(frames, -np.inf)
         lo = np.full(frames, np.inf)
         for n in self.notes:
@@ -174,20 +187,21 @@ class NotePlan:
             a0, b0 = max(a, 0), min(max(b, a + 1), frames)
             if a0 >= b0:
                 continue
-            out[a0:b0, 0] = 1.0
-            out[a0:b0, 4] = np.maximum(out[a0:b0, 4], n.velocity / 127.0)
-            out[a0:b0, 6 + n.pitch % 12] = 1.0
+            out[a0:b0, 1] = 1.0
+            out[a0:b0, 3] = np.maximum(out[a0:b0, 3], n.velocity / 127.0)
+            out[a0:b0, 7 + n.pitch % 12] = 1.0
+            out[a0:b0, 19 + (n.pitch - PITCH_RANGE[0]) // 4] = 1.0
             hi[a0:b0] = np.maximum(hi[a0:b0], n.pitch)
             lo[a0:b0] = np.minimum(lo[a0:b0], n.pitch)
             if 0 <= a < frames and n.onset_s >= offset_s - _EPS:
-                out[a, 1] = 1.0
+                out[a, 2] = 1.0
         on = np.isfinite(hi)
-        out[on, 2] = (hi[on] - 60.0) / 24.0
-        out[on, 3] = (lo[on] - 60.0) / 24.0
+        out[on, 5] = (hi[on] - 60.0) / 24.0
+        out[on, 6] = (lo[on] - 60.0) / 24.0
         for d in self.drums:
             k = int(np.floor((d.t_s - offset_s) / frame_seconds + _EPS))
             if 0 <= k < frames:
-                out[k, 5] = max(out[k, 5], d.velocity / 127.0)
+                out[k, 4] = max(out[k, 4], d.velocity / 127.0)
         return out
 
 
@@ -225,3 +239,35 @@ def load_note_plan(source) -> NotePlan:
     if isinstance(source, NotePlan):
         return source
     return NotePlan.from_dict(schema.read_json(source))
+
+
+def plan_from_world_truth(row: dict, duration_s: float | None = None) -> NotePlan | None:
+    """The note plan a SoundWorld clip was rendered from (its ``metadata.jsonl`` row: ``layers``
+    with ``[onset, pitch, velocity, length]`` notes, ``tempo_bpm``), cut to ``duration_s`` (the
+    row's own by default); None when the clip has no notes (sound effects only). This is what the
+    note-following denoiser is trained on."""
+    layers = row.get("layers") if isinstance(row, dict) else None
+    if not isinstance(layers, list):
+        return None
+    dur = float(duration_s if duration_s is not None else row.get("duration_s") or 0.0)
+    if dur <= 0:
+        return None
+    names = {v: k for k, v in DRUM_KEYS.items()}
+    notes, drums = [], []
+    for layer in layers:
+        if not isinstance(layer, dict):
+            continue
+        for onset, pitch, velocity, length in layer.get("notes") or []:
+            if onset >= dur:
+                continue
+            if layer.get("kind") == "drums":
+                drums.append(DrumHit(float(onset), names.get(int(pitch), "kick"), int(velocity)))
+            elif PITCH_RANGE[0] <= pitch <= PITCH_RANGE[1]:
+                length = max(min(float(length), dur - float(onset)), 1e-3)
+                notes.append(PlannedNote(float(onset), length, int(pitch), int(velocity)))
+    if not notes and not drums:
+        return None
+    tempo = row.get("tempo_bpm")
+    tempo = float(tempo) if isinstance(tempo, int | float) and tempo > 0 else None
+    beats = [float(t) for t in np.arange(0.05, dur - 1e-6, 60.0 / tempo)] if tempo else []
+    return NotePlan(dur, notes, tempo, beats, drums, "user", {"world_seed": row.get("seed")})

@@ -42,6 +42,7 @@ from avgen.audio.vae import MelVAE
 from avgen.audio.vocoder import Vocoder, vocoder_losses
 from avgen.diffusion.flow import flow_matching_loss
 from avgen.errors import AvgenError
+from avgen.plan.notes import FEATURES, plan_from_world_truth
 from avgen.train.captions import (
     CaptionIndex,
     caption_vocabulary,
@@ -69,6 +70,7 @@ TINY_CONFIG: dict[str, dict[str, Any]] = {
 CROP_SECONDS = 1.0
 COND_DROPOUT = 0.1
 TEMPO_DROPOUT = 0.3
+PLAN_DROPOUT = 0.3  # note plans dropped to "no plan", so text-only generation keeps working
 
 
 # ----------------------------------------------------------------------------- options
@@ -94,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tiny", action="store_true", help="tiny model sizes (tests, smoke runs)")
     p.add_argument("--config", default=None, help="JSON (file or text): {component: kwargs}")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--init-from", type=Path, default=None, help="start the denoiser from "
+                   "this model folder's denoiser (new inputs keep their zero init)")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_loop_options(p)
     p.add_argument("--export", type=Path, default=None, help="no training: copy OUT's model to "
@@ -147,12 +151,23 @@ class AudioData(CaptionIndex):
             bpm = row.get("tempo_bpm")
             tempo.append(float(bpm) if isinstance(bpm, int | float) else math.nan)
             secs.append(float(self.length[i]) / SAMPLE_RATE)
+        # the note plan each clip was rendered from (None: no notes, or a user's own data)
+        self.plans = [plan_from_world_truth(truth[i], seconds) if i < len(truth) else None
+                      for i in range(self.n)]  # fmt: skip
         self.tempo = torch.tensor(tempo)  # (N,) NaN = unknown
         self.seconds = torch.tensor(secs)  # (N,) real seconds in the window
         self.index_captions(self.captions)
 
     def waves(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.audio[idx].float(), self.length[idx]
+
+    def note_features(self, frames: int, frame_seconds: float) -> torch.Tensor:
+        """Every clip's note-plan condition (N, frames, FEATURES) in float16; zeros = no plan."""
+        out = torch.zeros(self.n, frames, FEATURES, dtype=torch.float16)
+        for i, plan in enumerate(self.plans):
+            if plan is not None:
+                out[i] = torch.from_numpy(plan.features(frames, frame_seconds))
+        return out
 
 
 def _truth_rows(folder: Path) -> list[dict]:
@@ -184,11 +199,17 @@ def random_crops(
 
 
 def denoiser_loss(
-    data: Any, lat: torch.Tensor, lat_frames: torch.Tensor, cache: dict, device: Any
+    data: Any,
+    lat: torch.Tensor,
+    lat_frames: torch.Tensor,
+    cache: dict,
+    device: Any,
+    notes: torch.Tensor | None = None,
 ) -> Any:
     """The denoiser's rectified-flow loss on cached latents (N, C, 16, T') and text: text
     dropped to the null condition with COND_DROPOUT, tempo with TEMPO_DROPOUT, padded latent
-    frames masked out. Returns ``loss(model, idx, generator) -> scalar``."""
+    frames masked out; with ``notes`` (N, T', FEATURES) each clip's note plan as well, dropped
+    to zeros (no plan) with PLAN_DROPOUT. Returns ``loss(model, idx, generator) -> scalar``."""
 
     def loss(m: torch.nn.Module, idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         b = len(idx)
@@ -202,6 +223,10 @@ def denoiser_loss(
         tempo[torch.rand(b, generator=gen) < TEMPO_DROPOUT] = math.nan
         cond["tempo"] = tempo
         cond["seconds"] = data.seconds[idx].clone()
+        if notes is not None:
+            plan = notes[idx].float()  # (B, T', FEATURES)
+            plan[torch.rand(b, generator=gen) < PLAN_DROPOUT] = 0.0
+            cond["notes"] = plan
         frames = lat_frames[idx]
         mask = None
         if bool((frames < x0.shape[-1]).any()):
@@ -358,9 +383,16 @@ class Trainer(ComponentLoop):
             **self.configs["denoiser"],
         }
         model = AudioDenoiser(**cfg)
+        if self.args.init_from is not None:
+            init_denoiser(model, self.args.init_from)
         data = self.data
+        notes = None
+        if model.note_dim:
+            if model.note_dim != FEATURES:
+                raise AvgenError(f"the denoiser's note_dim must be {FEATURES} (or 0).")
+            notes = data.note_features(lat.shape[-1], vae.temporal_factor * HOP / SAMPLE_RATE)
 
-        loss = denoiser_loss(data, lat, lat_frames, cache, self.acc.device)
+        loss = denoiser_loss(data, lat, lat_frames, cache, self.acc.device, notes)
 
         def loss_fn(m: torch.nn.Module, idx: torch.Tensor, gen: torch.Generator) -> dict:
             return {"total": loss(m, idx, gen)}
@@ -396,6 +428,24 @@ class Trainer(ComponentLoop):
             vocab = caption_vocabulary(self.data.unique_captions)
             (self.out / "vocabulary.json").write_text(json.dumps(vocab, indent=1) + "\n")
         self.acc.wait_for_everyone()
+
+
+def init_denoiser(model: AudioDenoiser, folder: Path) -> None:
+    """Load ``folder``'s denoiser weights (a model folder or its ``denoiser/``) into ``model``
+    wherever name and shape match; weights the source lacks (new inputs such as ``notes_in``)
+    keep their initialisation. A source whose shapes all differ is refused."""
+    src = folder / "denoiser" if (folder / "denoiser" / "config.json").is_file() else folder
+    if not (src / "config.json").is_file():
+        raise AvgenError(f"--init-from {folder} holds no denoiser (no config.json).")
+    weights = AudioDenoiser.from_pretrained(src).state_dict()
+    own = model.state_dict()
+    shared = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
+    if len(shared) < len(weights):
+        raise AvgenError(
+            f"--init-from {folder}: {len(weights) - len(shared)} of its weights do not fit "
+            "this denoiser's configuration; give the same sizes in --config."
+        )
+    model.load_state_dict({**own, **shared})
 
 
 def write_pipeline_config(out: Path, seconds: float) -> None:
