@@ -282,6 +282,8 @@ def create_app(config: ServeConfig) -> FastAPI:
     async def submit_upload(
         settings: str = Form(..., description="the JobSettings as JSON"),
         init_audio: UploadFile | None = File(None, description="audio: the sound to transform"),
+        melody: UploadFile | None = File(None, description="audio: a MIDI file to play"),
+        plan: UploadFile | None = File(None, description="audio: a note plan JSON file"),
         init_image: UploadFile | None = File(None, description="video: the first frame"),
         extend: UploadFile | None = File(None, description="video: an MP4 to continue"),
     ) -> JSONResponse:
@@ -291,7 +293,8 @@ def create_app(config: ServeConfig) -> FastAPI:
             parsed = JobSettings.model_validate_json(settings)
         except ValidationError as exc:
             raise _fail(422, _sentence(exc.errors(), prefix="settings")) from None
-        files = {"init_audio": init_audio, "init_image": init_image, "extend": extend}
+        files = {"init_audio": init_audio, "melody": melody, "plan": plan,
+                 "init_image": init_image, "extend": extend}  # fmt: skip
         uploads: dict[str, Any] = {}
         cap = int(limits.max_upload_mb * 1024 * 1024)
         for key, upload in files.items():
@@ -309,6 +312,8 @@ def create_app(config: ServeConfig) -> FastAPI:
                 raise _fail(413, f"{key} is over this server's upload limit of "
                             f"{limits.max_upload_mb:g} MB (--max-upload-mb).")  # fmt: skip
             uploads[key] = (suffix, data)
+        if "plan" in uploads and parsed.plan is not None:
+            raise _fail(422, "give the plan in the settings or as a file, not both.")
         return await asyncio.to_thread(submit, parsed, uploads)
 
     @app.get("/api/jobs", response_model=JobList, summary="Recent jobs, newest first")
@@ -430,26 +435,32 @@ def create_app(config: ServeConfig) -> FastAPI:
             raise _fail(422, "give a prompt to plan, or upload a MIDI file as melody.")
         if melody is None and request.melody_track is not None:
             raise _fail(422, "melody_track picks a track of an uploaded MIDI file; none came.")
+        if request.kind == "video" and melody is not None:
+            raise _fail(422, "a melody is a plan of audio jobs, not video jobs.")
         try:
-            result = api.plan_audio(request.prompt, duration_s=request.duration_s,
-                                    seed=request.seed, melody=melody,
-                                    melody_track=request.melody_track)  # fmt: skip
+            if request.kind == "video":
+                result = api.plan_video(request.prompt or "", duration_s=request.duration_s,
+                                        seed=request.seed, fps=request.fps)  # fmt: skip
+            else:
+                result = api.plan_audio(request.prompt, duration_s=request.duration_s,
+                                        seed=request.seed, melody=melody,
+                                        melody_track=request.melody_track)  # fmt: skip
         except AvgenError as exc:  # the upload's name on this server is no business of a client
             text = str(exc) if melody is None else str(exc).replace(str(melody), "the melody")
             raise _fail(422, text) from None
         if result is None:
-            return {
-                "plan": None,
-                "message": "this prompt names nothing to play (an instrument, "
-                "a raga, a genre or drums), so audio renders it from the text alone.",
-            }
+            what = ("nothing to play (an instrument, a raga, a genre or drums)"
+                    if request.kind == "audio" else "nothing to move")  # fmt: skip
+            message = f"this prompt names {what}, so it is generated from the text alone."
+            return {"plan": None, "message": message}
         return {"plan": result.to_dict(), "message": None}
 
     @app.post("/api/plan", response_model=PlanAnswer, responses=_ERRORS,
-              summary="The note plan of an audio prompt")  # fmt: skip
+              summary="The note plan (audio) or motion plan (video) of a prompt")  # fmt: skip
     def plan_prompt(request: PlanRequest) -> dict[str, Any]:
-        """Notes, beats and drums composed from the prompt (seeded): what ``avgen audio``
-        would follow; plan null with a message when the prompt names nothing to play."""
+        """Audio: notes, beats and drums composed from the prompt (seeded), what an audio job
+        follows; video: object tracks and contacts from MotionWorld's physics. Plan null with
+        a message when the prompt names nothing to play or move."""
         return plan(request)
 
     @app.post("/api/plan/upload", response_model=PlanAnswer, responses=_ERRORS,

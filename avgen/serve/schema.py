@@ -53,6 +53,10 @@ class JobSettings(BaseModel):
     inpaint: tuple[float, float] | None = Field(None, description="seconds, with init_audio")
     super_resolution: float | None = Field(None, gt=0, lt=_R["super-resolution cut-off"].high)
     lora: str | None = Field(None, max_length=64, description="an adapter name (audio)")
+    plan: dict[str, Any] | Literal[False] | None = Field(
+        None, description="a note plan (the JSON of POST /api/plan), or false for text only"
+    )
+    melody_track: int | None = Field(None, ge=0, le=127, description="with a melody upload")
     # video
     duration_s: float | None = Field(None, gt=0, le=MAX_DURATION_S)
     num_frames: int | None = Field(None, ge=1, le=1000)
@@ -63,11 +67,13 @@ class JobSettings(BaseModel):
 
 
 AUDIO_ONLY = ("audio_length_in_s", "candidates", "vocoder", "strength", "inpaint",
-              "super_resolution", "lora")  # fmt: skip
+              "super_resolution", "lora", "plan", "melody_track")  # fmt: skip
 VIDEO_ONLY = ("duration_s", "num_frames", "width", "height", "fps", "upscale")
 #: Upload fields of ``POST /api/jobs/upload``: the kind they belong to and the file endings.
 UPLOADS = {
     "init_audio": ("audio", (".wav", ".flac", ".ogg", ".mp3")),
+    "melody": ("audio", (".mid", ".midi")),
+    "plan": ("audio", (".json",)),
     "init_image": ("video", (".png", ".jpg", ".jpeg", ".webp", ".bmp")),
     "extend": ("video", (".mp4",)),
 }
@@ -140,19 +146,22 @@ class PromptAnswer(BaseModel):
 
 
 class PlanRequest(BaseModel):
-    """The note plan ``avgen audio`` would follow (``avgen.api.plan_audio``): composed from the
-    prompt, or read from an uploaded MIDI file (``POST /api/plan/upload``)."""
+    """The plan a prompt gets: audio, the note plan ``avgen audio`` would follow
+    (``avgen.api.plan_audio``: composed from the prompt, or read from a MIDI file uploaded to
+    ``POST /api/plan/upload``); video, the motion plan (``avgen.api.plan_video``)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
+    kind: Literal["audio", "video"] = "audio"
     prompt: str | None = Field(None, max_length=2000)
     duration_s: float | None = Field(None, gt=0, le=_R["audio duration"].high)
     seed: int = Field(0, ge=0, le=int(_R["seed"].high))
     melody_track: int | None = Field(None, ge=0, le=127, description="with a MIDI upload")
+    fps: int = Field(8, ge=int(_R["fps"].low), le=int(_R["fps"].high), description="video")
 
 
 class PlanAnswer(BaseModel):
-    plan: dict[str, Any] | None = Field(None, description="the NotePlan as JSON")
+    plan: dict[str, Any] | None = Field(None, description="the NotePlan or MotionPlan as JSON")
     message: str | None = Field(None, description="why there is no plan")
 
 

@@ -16,15 +16,18 @@ from avgen.serve import ServeConfig, create_app
 from avgen.serve.models import parse_model_flags
 
 
-def tiny_audio_model(folder: Path) -> Path:
-    """A tiny avgen audio model (2 steps, real MiniLM text states) saved to ``folder``."""
+def tiny_audio_model(folder: Path, note_dim: int = 0) -> Path:
+    """A tiny avgen audio model (2 steps, real MiniLM text states) saved to ``folder``; with
+    ``note_dim`` (``avgen.plan.notes.FEATURES``) its denoiser follows note plans."""
     from avgen.audio import CLAP, AudioDenoiser, MelVAE, Vocoder
     from avgen.pipelines.text_to_audio import TextToAudioPipeline
 
     torch.manual_seed(0)
     vae = MelVAE(latent_channels=4, channels=(4, 8, 8))
     vocoder = Vocoder(dim=16, depth=1, mlp_mult=2)
-    denoiser = AudioDenoiser(latent_channels=4, dim=32, depth=1, heads=2, mlp_ratio=2.0)
+    denoiser = AudioDenoiser(
+        latent_channels=4, dim=32, depth=1, heads=2, mlp_ratio=2.0, note_dim=note_dim
+    )
     clap = CLAP(channels=(4, 8), embed_dim=16)
     config = {"num_inference_steps": 2, "guidance_scale": 2.0, "window_s": 2.0,
               "overlap_s": 0.5, "vocoder": "griffin-lim", "griffin_lim_iters": 2}  # fmt: skip

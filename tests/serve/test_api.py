@@ -18,6 +18,7 @@ from helpers import LiveServer, tiny_audio_model, tiny_video_model  # noqa: E402
 
 from avgen import cli  # noqa: E402
 from avgen.errors import AvgenError  # noqa: E402
+from avgen.plan.notes import FEATURES  # noqa: E402
 from avgen.serve import Limits, resolve_token  # noqa: E402
 from avgen.serve.models import parse_model_flags  # noqa: E402
 
@@ -29,7 +30,8 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     root = tmp_path_factory.mktemp("serve_models")
     audio = tiny_audio_model(root / "audio")
     video = tiny_video_model(root / "video")
-    return [f"tiny={audio}", f"tinyv={video}"]
+    planned = tiny_audio_model(root / "planned", note_dim=FEATURES)
+    return [f"tiny={audio}", f"tinyv={video}", f"planned={planned}"]
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +130,11 @@ def test_queue_positions_429_cancel_and_delete(models: list[str], tmp_path: Path
         ({"audio_length_in_s": 31.0}, 422, "--max-duration"),
         ({"prompt": "x " * 600}, 422, "--max-prompt-chars"),
         ({"prompt": "   "}, 422, "prompt is empty"),
-        ({"model": "nope"}, 422, "offers no audio model named 'nope'; offered: default, tiny"),
+        (
+            {"model": "nope"},
+            422,
+            "offers no audio model named 'nope'; offered: default, tiny, planned",
+        ),
         ({"lora": "nope"}, 422, "no adapter named 'nope'"),
         ({"width": 64}, 422, "width is a setting of video jobs"),
         ({"num_inference_steps": 0}, 422, "num_inference_steps"),
@@ -175,7 +181,8 @@ def test_upload_init_audio_and_upload_limits(server: LiveServer) -> None:
                            files={"init_audio": ("../../etc/x.wav", _wav_bytes())})  # fmt: skip
     assert answer.status_code == 201, answer.text
     status = server.wait(answer.json()["id"])
-    assert status["status"] == "done", status["error"] and status["inputs"] == ["init_audio"]
+    assert status["status"] == "done", status["error"]
+    assert status["inputs"] == ["init_audio"]
     sidecar = requests.get(server.url + status["result"]["sidecar"]).json()
     recorded = Path(sidecar["settings"]["init_audio"])
     assert recorded.parent.parent.name == status["id"] and recorded.name == "init_audio.wav"
@@ -188,7 +195,7 @@ def test_upload_init_audio_and_upload_limits(server: LiveServer) -> None:
     wrong = requests.post(url, data={"settings": settings}, files={"extend": ("x.mp4", b"0")})
     assert wrong.status_code == 422 and "video jobs" in wrong.json()["detail"]
     huge = requests.post(url, data={"settings": settings},
-                         files={"init_audio": ("x.wav", b"0" * 2_000_000)})  # fmt: skip
+                         files={"init_audio": ("x.wav", b"0" * 3_500_000)})  # fmt: skip
     assert huge.status_code == 413 and "--max-upload-mb 0.5" in huge.json()["detail"]
     broken = requests.post(url, data={"settings": "{not json"})
     assert broken.status_code == 422 and broken.json()["detail"].startswith("settings")
@@ -204,7 +211,8 @@ def test_health_models_openapi_prompt(server: LiveServer) -> None:
     health = requests.get(f"{server.url}/api/health").json()
     assert health["status"] == "ok" and health["workers"] == 1
     models = requests.get(f"{server.url}/api/models").json()
-    assert models["audio"] == ["default", "tiny"] and models["video"] == ["default", "tinyv"]
+    assert models["audio"] == ["default", "tiny", "planned"]
+    assert models["video"] == ["default", "tinyv"]
     assert models["limits"]["max_steps"] == 100
     doc = requests.get(f"{server.url}/openapi.json").json()
     for path in ("events", "cancel", "result", "sidecar"):
@@ -377,3 +385,40 @@ def test_cli_serve_starts_answers_and_stops(tmp_path: Path) -> None:
         out, _ = child.communicate(timeout=30)
     assert child.returncode == 0, out
     assert f"http://127.0.0.1:{port}/" in out
+
+
+def test_jobs_with_plans_melodies_and_text_only(server: LiveServer) -> None:
+    """Audio jobs follow a plan given inline, a plan file or a MIDI melody (models whose
+    denoiser reads plans); plan false is text only; a text-only model refuses a plan."""
+    base = {"kind": "audio", "prompt": "a piano melody", "model": "planned", "seed": 2}
+    body = {"prompt": "a piano melody, 2 seconds", "seed": 2}
+    planned = requests.post(f"{server.url}/api/plan", json=body).json()["plan"]
+    inline = post(server, **base, plan=planned).json()
+    side = requests.get(server.url + server.wait(inline["id"])["result"]["sidecar"]).json()
+    assert side["plan_source"] == "given" and side["settings"]["plan"]["notes"] == planned["notes"]
+    off = post(server, **base, plan=False).json()
+    side = requests.get(server.url + server.wait(off["id"])["result"]["sidecar"]).json()
+    assert side["plan_source"] == "off" and side["settings"]["plan"] is False
+    settings = json.dumps(base)
+    melody = requests.post(f"{server.url}/api/jobs/upload", data={"settings": settings},
+                           files={"melody": ("tune.mid", _midi_bytes())}).json()  # fmt: skip
+    status = server.wait(melody["id"])
+    assert status["status"] == "done", status["error"]
+    side = requests.get(server.url + status["result"]["sidecar"]).json()
+    assert side["plan_source"] == "midi"
+    assert [n["pitch"] for n in side["settings"]["plan"]["notes"]] == [60, 64, 67, 72]
+    both = requests.post(f"{server.url}/api/jobs/upload",
+                         data={"settings": json.dumps({**base, "plan": planned})},
+                         files={"plan": ("p.json", json.dumps(planned).encode())})  # fmt: skip
+    assert both.status_code == 422 and "not both" in both.json()["detail"]
+    refused = post(server, **{**base, "model": "tiny"}, plan=planned).json()
+    failed = server.wait(refused["id"])
+    assert failed["status"] == "failed" and "does not follow note plans" in failed["error"]
+
+
+def test_motion_plan_of_a_video_prompt(server: LiveServer) -> None:
+    body = {"kind": "video", "prompt": "a red ball bouncing on a grass field", "seed": 1}
+    planned = requests.post(f"{server.url}/api/plan", json=body).json()["plan"]
+    assert planned["kind"] == "motion" and planned["objects"][0]["meta"]["colour"] == "red"
+    still = requests.post(f"{server.url}/api/plan", json={**body, "prompt": "a calm lake"}).json()
+    assert still["plan"] is None and "nothing to move" in still["message"]
