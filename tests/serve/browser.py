@@ -87,6 +87,9 @@ def drive(
         page.fill("#style", "in slow motion")
         page.wait_for_function("document.querySelector('#prompt').value.includes('slow motion')")
         seen["video_prompt"] = page.input_value("#prompt")
+        page.click("#plan-button")  # the motion plan: object tracks and contacts
+        page.wait_for_selector("#plan-roll", state="visible")
+        seen["video_plan_text"] = page.inner_text("#plan-text")
         page.select_option("#model", models[1])
         page.fill("#duration", "1")
         page.click("#generate")
@@ -109,6 +112,8 @@ def drive(
         )
         page.fill("#details", "soft piano with reverb")  # the lint again, for the picture
         page.wait_for_selector("#lint .suggestion")
+        page.click("#plan-button")
+        page.wait_for_selector("#plan-roll", state="visible")
         page.wait_for_timeout(300)
         if screenshot is not None:
             screenshot.parent.mkdir(parents=True, exist_ok=True)

@@ -31,6 +31,7 @@ def test_page_builds_generates_and_plays(tmp_path: Path, one_thread) -> None:
     assert video["error"] is None and video["width"] == 256 and video["time"] > 0
     assert seen["spectrogram_width"] > 0
     assert "notes" in seen["plan_text"] and "piano" in seen["plan_text"]
+    assert "red circle bounce" in seen["video_plan_text"]
     assert seen["history_rows"] == 2
     assert seen["again"] == ("calm ambient soft piano with reverb, 2 seconds", "11")
     assert seen["again_kind"] == "true"

@@ -37,6 +37,8 @@ function setKind(next) {
     tab.setAttribute("aria-selected", String(tab.dataset.kind === kind));
   }
   for (const el of document.querySelectorAll("[data-for]")) show(el, el.dataset.for === kind);
+  $("plan-text").textContent = "";
+  show($("plan-roll"), false);
   fillModels();
   compose();
 }
@@ -154,13 +156,15 @@ async function generate() {
   showError(null);
   const settings = settingsFromForm();
   if (!settings.prompt) { showError("Write a prompt, or fill in the layers."); return; }
-  const file = kind === "audio" ? $("init_audio").files[0] : $("init_image").files[0];
+  const files = kind === "audio"
+    ? { init_audio: $("init_audio").files[0], melody: $("melody").files[0] }
+    : { init_image: $("init_image").files[0] };
   let job;
   try {
-    if (file) {
+    if (Object.values(files).some(Boolean)) {
       const form = new FormData();
       form.append("settings", JSON.stringify(settings));
-      form.append(kind === "audio" ? "init_audio" : "init_image", file);
+      for (const [name, file] of Object.entries(files)) if (file) form.append(name, file);
       job = await call("/api/jobs/upload", { method: "POST", body: form });
     } else {
       job = await call("/api/jobs", {
@@ -310,10 +314,10 @@ async function showPlan() {
   const text = $("plan-text");
   const roll = $("plan-roll");
   const prompt = $("prompt").value.trim();
-  const body = { seed: Number($("seed").value || 0) };
+  const body = { kind, seed: Number($("seed").value || 0) };
   if (prompt) body.prompt = prompt;
   if ($("duration").value !== "") body.duration_s = Number($("duration").value);
-  const midi = $("melody").files[0];
+  const midi = kind === "audio" ? $("melody").files[0] : undefined;
   let answer;
   try {
     if (midi) {
@@ -337,12 +341,49 @@ async function showPlan() {
     return;
   }
   const plan = answer.plan;
+  if (plan.kind === "motion") {
+    const names = plan.objects.map((o) => [o.meta.colour, o.meta.shape, o.meta.motion]
+      .filter(Boolean).join(" "));
+    text.textContent = `${plan.objects.length} object(s): ${names.join("; ")} \u00b7 ` +
+      `${plan.events.length} contact(s), ${plan.num_frames} frames at ${plan.fps} fps`;
+    drawTracks(roll, plan);
+    show(roll, true);
+    return;
+  }
   const meta = plan.meta || {};
   text.textContent = `${plan.notes.length} notes, ${plan.drums.length} drum hits, ` +
     `${plan.tempo_bpm} BPM, ${plan.duration_s} s` +
     (meta.instrument ? ` \u00b7 ${meta.instrument}` : "") + (meta.genre ? `, ${meta.genre}` : "");
   drawRoll(roll, plan);
   show(roll, true);
+}
+
+const COLOURS = { red: "#e5484d", green: "#46a758", blue: "#3e63dd", yellow: "#f5d90a",
+  orange: "#f76b15", purple: "#8e4ec6", white: "#eeeeee", black: "#777777", pink: "#e93d82" };
+
+function drawTracks(canvas, plan) {
+  // each object's centre over time, left to right across the canvas; contacts as dots
+  const ctx = canvas.getContext("2d");
+  const w = canvas.width;
+  const h = canvas.height;
+  ctx.clearRect(0, 0, w, h);
+  const xt = (k) => (k / Math.max(1, plan.num_frames - 1)) * w;
+  for (const obj of plan.objects) {
+    ctx.strokeStyle = COLOURS[obj.meta.colour] || "#6f8cff";
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    obj.frames.forEach((f, k) => {
+      const y = Math.min(h - 2, Math.max(2, f.y * h));
+      if (k === 0) ctx.moveTo(xt(k), y); else ctx.lineTo(xt(k), y);
+    });
+    ctx.stroke();
+  }
+  ctx.fillStyle = "#f0a04b";
+  for (const e of plan.events) {
+    ctx.beginPath();
+    ctx.arc((e.t_s / plan.duration_s) * w, Math.min(h - 3, e.y * h), 3, 0, 2 * Math.PI);
+    ctx.fill();
+  }
 }
 
 function drawRoll(canvas, plan) {
