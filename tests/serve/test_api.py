@@ -288,6 +288,10 @@ def test_host_token_rules(monkeypatch, capsys, tmp_path: Path) -> None:
         cli.main(["serve", "--device", "cuda:99", "--results-dir", str(tmp_path / "r")])
     assert exc.value.code == 2 and "cuda:99" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+    for flag in ("--workers", "--max-queue", "--max-steps"):
+        with pytest.raises(SystemExit) as exc:
+            cli.main(["serve", flag, "0", "--results-dir", str(tmp_path / "r")])
+        assert exc.value.code == 2 and f"{flag} must be" in capsys.readouterr().err
 
 
 def test_model_flags(tmp_path: Path, models: list[str]) -> None:
