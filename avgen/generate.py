@@ -31,7 +31,7 @@ class Job:
     call: dict[str, Any]
     settings: dict[str, Any]
     total_steps: int
-    write: Callable[[Path, Any], None]
+    write: Callable[[Path, Any, bool], None]  # (path, result, overwrite)
     record: Callable[[Any], dict[str, Any]]
 
 
@@ -69,15 +69,20 @@ def write_batch(
     quiet: bool,
     device: str,
     dtype: str,
+    overwrite: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Path]:
     """Run ``job`` once per path (seed + j for the j-th) and write each output, its previews
-    and its sidecar; returns the paths written. ``progress(step, total)`` counts the steps of
-    the whole batch."""
+    and its sidecar; returns the paths written. The sidecar's JSON is made before the output
+    is published (a value JSON cannot hold fails before any file); then the output, its
+    previews and its sidecar are published in that order, each refused without ``overwrite``
+    when its name exists (``avgen.files.publish``). ``progress(step, total)`` counts the steps
+    of the whole batch."""
     import torch
 
+    from avgen.files import write_text
     from avgen.prompts import parse_prompt
-    from avgen.sidecar import write_sidecar
+    from avgen.sidecar import sidecar_path, sidecar_text
 
     parsed = parse_prompt(job.prompt).to_dict()
     for j, path in enumerate(paths):
@@ -88,8 +93,7 @@ def write_batch(
             progress=_batch_progress(progress, done, job.total_steps * len(paths)),
             prompt=job.prompt, generator=generator, **job.call,
         )  # fmt: skip
-        job.write(path, result)
-        write_sidecar(
+        text = sidecar_text(
             path,
             command=job.command,
             prompt=job.prompt,
@@ -99,7 +103,22 @@ def write_batch(
             parsed=parsed,
             extra=job.record(result),
         )
+        job.write(path, result, overwrite)
+        write_text(sidecar_path(path), text, overwrite=overwrite)
     return paths
+
+
+def run_files(command: str, path: Path, preview: bool) -> list[Path]:
+    """Every file one output of ``command`` ("audio", "video", "demo") makes: the output, its
+    previews when ``preview`` (audio: ``<output>.png``; video: ``<output>.gif`` and ``.png``)
+    and its sidecar ``<output>.json``."""
+    from avgen.sidecar import sidecar_path
+
+    previews = {"audio": (".png",), "video": (".gif", ".png")}.get(command, ())
+    files = [path]
+    if preview:
+        files += [path.with_name(path.name + ext) for ext in previews]
+    return files + [sidecar_path(path)]
 
 
 def _batch_progress(
@@ -177,7 +196,9 @@ def audio_job(
     drawn = [(n.onset_s, n.duration_s, n.pitch) for n in plan.notes] if plan else None
     return Job(
         "audio", prompt, call, settings, steps * len(pipe.window_plan(duration)),
-        write=lambda path, result: _write_audio(path, result, options.preview, drawn),
+        write=lambda path, result, overwrite: _write_audio(
+            path, result, options.preview, overwrite, drawn
+        ),
         record=lambda r: {
             "clap_scores": r.clap_scores, "tempo_bpm": r.settings["tempo_bpm"], **plan_record
         },
@@ -194,13 +215,17 @@ def _shared_settings(options: GenerationOptions) -> dict[str, Any]:
     }
 
 
-def _write_audio(path: Path, result: Any, preview: bool, notes: list | None = None) -> None:
+def _write_audio(
+    path: Path, result: Any, preview: bool, overwrite: bool, notes: list | None = None
+) -> None:
     from avgen.media import write_audio, write_spectrogram_png
 
-    write_audio(path, result.audio, result.sample_rate)
+    write_audio(path, result.audio, result.sample_rate, overwrite=overwrite)
     if preview:
         png = path.with_name(path.name + ".png")
-        write_spectrogram_png(png, result.audio, result.sample_rate, notes=notes)
+        write_spectrogram_png(
+            png, result.audio, result.sample_rate, notes=notes, overwrite=overwrite
+        )
 
 
 # ----------------------------------------------------------------------------- video
@@ -258,7 +283,9 @@ def video_job(
     plan = pipe.window_plan(num_frames, has_context=source is not None)
     return Job(
         "video", prompt, call, settings, steps * len(plan),
-        write=lambda path, result: _write_video(path, result, fps, upscale, options.preview),
+        write=lambda path, result, overwrite: _write_video(
+            path, result, fps, upscale, options.preview, overwrite
+        ),
         record=lambda result: {"windows": result.settings["windows"], "joins": result.joins},
     )  # fmt: skip
 
@@ -276,11 +303,14 @@ def _read_video_inputs(extra: dict[str, Any], width: int, height: int) -> tuple[
     return source, image
 
 
-def _write_video(path: Path, result: Any, fps: int, upscale: int, preview: bool) -> None:
+def _write_video(
+    path: Path, result: Any, fps: int, upscale: int, preview: bool, overwrite: bool
+) -> None:
     from avgen.media import upscale_frames, write_contact_sheet, write_gif, write_mp4
 
     frames = upscale_frames(result.frames, upscale) if upscale else result.frames
-    write_mp4(path, frames, fps)
+    write_mp4(path, frames, fps, overwrite=overwrite)
     if preview:
-        write_gif(path.with_name(path.name + ".gif"), frames, fps)
-        write_contact_sheet(path.with_name(path.name + ".png"), frames, max_frames=16)
+        write_gif(path.with_name(path.name + ".gif"), frames, fps, overwrite=overwrite)
+        sheet = path.with_name(path.name + ".png")
+        write_contact_sheet(sheet, frames, max_frames=16, overwrite=overwrite)
