@@ -414,6 +414,7 @@ def text_to_audio(
     melody_track: int | None = None,
     overwrite: bool = False,
     check_only: bool = False,
+    progress: Callable[[int, int], None] | None = None,
     **extra: Any,
 ) -> list[Path]:
     """Text to audio with the shipped AudioLDM-style model (or ``model=`` a local folder).
@@ -435,6 +436,8 @@ def text_to_audio(
     and again if it appears while generating, unless ``overwrite``.
     ``check_only``: check everything (the model loaded, its ``check_inputs`` run) and write
     nothing; returns [] (the CLI checks every line of a prompts file this way first).
+    ``progress(step, total)`` hears every sampler step of the whole batch (an exception it
+    raises stops the run and writes nothing).
     """
     from avgen.generate import audio_job, write_batch
 
@@ -481,7 +484,15 @@ def text_to_audio(
     if check_only:
         return []
     return write_batch(
-        pipe, job, paths, seed=seed, quiet=quiet, device=device, dtype=dtype, overwrite=overwrite
+        pipe,
+        job,
+        paths,
+        seed=seed,
+        quiet=quiet,
+        device=device,
+        dtype=dtype,
+        overwrite=overwrite,
+        progress=progress,
     )
 
 
@@ -502,6 +513,7 @@ def text_to_video(
     quiet: bool = False,
     overwrite: bool = False,
     check_only: bool = False,
+    progress: Callable[[int, int], None] | None = None,
     **extra: Any,
 ) -> list[Path]:
     """Text to video with the shipped space-time DiT (or ``model=`` a local folder: avgen's
@@ -518,6 +530,7 @@ def text_to_video(
     contact sheet ``<output>.png``. An output, preview or sidecar that exists is refused
     (OutputExistsError) before any work, and again if it appears while generating, unless
     ``overwrite``. ``check_only``: check everything and write nothing ([]).
+    ``progress(step, total)`` as in ``text_to_audio``.
     """
     from avgen.generate import video_job, write_batch
 
@@ -542,7 +555,15 @@ def text_to_video(
     if check_only:
         return []
     return write_batch(
-        pipe, job, paths, seed=seed, quiet=quiet, device=device, dtype=dtype, overwrite=overwrite
+        pipe,
+        job,
+        paths,
+        seed=seed,
+        quiet=quiet,
+        device=device,
+        dtype=dtype,
+        overwrite=overwrite,
+        progress=progress,
     )
 
 
@@ -597,6 +618,32 @@ def lint_prompt(text: str, *, kind: str | None = None, model: str | Path | None 
 
     check_path("model", model)
     return _lint(check_prompt(text), kind=kind, model_dir=model)
+
+
+def build_prompt(
+    kind: str,
+    *layers: str,
+    duration_s: float | None = None,
+    tempo_bpm: float | None = None,
+) -> str:
+    """A layered prompt: audio (mood, details [, duration_s, tempo_bpm]) or video (scene,
+    motion, style), in the order the prompt guide gives."""
+    from avgen import prompts
+
+    if kind == "audio":
+        mood, details = (list(layers) + ["", ""])[:2]
+        return prompts.build_audio_prompt(mood, details, duration_s, tempo_bpm)
+    if kind == "video":
+        scene, motion, style = (list(layers) + ["", "", ""])[:3]
+        return prompts.build_video_prompt(scene, motion, style)
+    raise AvgenError(f"kind must be 'audio' or 'video', got {kind!r}.")
+
+
+def serve(**options: Any) -> None:
+    """Run the web app and HTTP API (``avgen.serve.run_server``; see ``avgen serve --help``)."""
+    from avgen.serve import run_server
+
+    run_server(**options)
 
 
 def plan_audio(

@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("sidecar", type=Path)
     p.add_argument("-o", "--output", default=None)
     add_overwrite_flag(p)
+    _add_serve(sub)
     for name, what in (
         ("train", "train a model from a folder of captioned clips"),
         ("finetune", "LoRA fine-tuning on a domain"),
@@ -136,6 +137,48 @@ def _add_prompt(sub: Any) -> None:
     q.add_argument("layers", nargs="+", help="audio: mood details; video: scene motion style")
     q.add_argument("--duration", type=float, default=None)
     q.add_argument("--bpm", type=float, default=None)
+
+
+def _add_serve(sub: Any) -> None:
+    p = sub.add_parser("serve", help="the web app and HTTP job API on this machine")
+    p.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1: this machine)")
+    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    p.add_argument("--results-dir", default="avgen-results", help="results and the job store")
+    p.add_argument("--workers", type=int, default=1, help="jobs run at once (default 1)")
+    p.add_argument("--max-queue", type=int, default=16, help="queued jobs before 429 (default 16)")
+    p.add_argument("--token", default=None, help="needed by every call (or AVGEN_TOKEN)")
+    p.add_argument("--device", default="cpu", help="where jobs run: cpu, cuda, cuda:1, mps")
+    p.add_argument("--model", action="append", default=None, metavar="NAME=DIR",
+                   help="offer a model or adapter folder by name (repeatable)")  # fmt: skip
+    p.add_argument("--max-duration", type=float, default=30.0, help="seconds a job may ask")
+    p.add_argument("--max-steps", type=int, default=100, help="sampling steps a job may ask")
+    p.add_argument("--max-size", type=int, default=512, help="pixels: width, height, upscale")
+    p.add_argument("--max-prompt-chars", type=int, default=1000, help="prompt length limit")
+    p.add_argument("--max-upload-mb", type=float, default=16.0, help="size of one upload")
+    p.add_argument("--max-candidates", type=int, default=4, help="audio candidates a job may ask")
+
+
+def _serve_command(args: argparse.Namespace) -> int:
+    limits = dict(
+        max_duration_s=args.max_duration,
+        max_steps=args.max_steps,
+        max_size=args.max_size,
+        max_prompt_chars=args.max_prompt_chars,
+        max_upload_mb=args.max_upload_mb,
+        max_candidates=args.max_candidates,
+    )
+    api.serve(
+        host=args.host,
+        port=args.port,
+        results_dir=args.results_dir,
+        workers=args.workers,
+        max_queue=args.max_queue,
+        token=args.token,
+        models=args.model,
+        limits=limits,
+        device=args.device,
+    )
+    return 0
 
 
 def _add_plan(sub: Any) -> None:
@@ -396,6 +439,8 @@ def run(argv: list[str] | None = None) -> int:
         return _prompt_command(args)
     elif cmd == "plan":
         return _plan_command(args)
+    elif cmd == "serve":
+        return _serve_command(args)
     elif cmd == "data":
         out = api.make_world_dataset(
             args.kind,

@@ -37,10 +37,12 @@ class Job:
 
 def run_with_progress(
     pipe: GeneratingPipeline, total: int, *, desc: str, quiet: bool, device: str, dtype: str,
-    **call: Any,
+    progress: Callable[[int, int], None] | None = None, **call: Any,
 ) -> Any:  # fmt: skip
     """Call ``pipe(**call)`` with a tqdm bar fed by its step callback; under autocast for
-    fp16/bf16 unless the pipeline loaded its weights in that dtype (diffusers folders)."""
+    fp16/bf16 unless the pipeline loaded its weights in that dtype (diffusers folders).
+    ``progress(step, total)`` also hears every step (the web app's progress and cancel: an
+    exception it raises stops the run)."""
     import torch
     from tqdm import tqdm
 
@@ -51,6 +53,8 @@ def run_with_progress(
 
         def tick(i: int, n: int) -> None:
             bar.update(i - bar.n)
+            if progress is not None:
+                progress(i, n)
 
         with torch.autocast(torch.device(device).type, dtype=amp, enabled=amp is not None):
             return pipe(callback=tick, **call)
@@ -66,12 +70,14 @@ def write_batch(
     device: str,
     dtype: str,
     overwrite: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Path]:
     """Run ``job`` once per path (seed + j for the j-th) and write each output, its previews
     and its sidecar; returns the paths written. The sidecar's JSON is made before the output
     is published (a value JSON cannot hold fails before any file); then the output, its
     previews and its sidecar are published in that order, each refused without ``overwrite``
-    when its name exists (``avgen.files.publish``)."""
+    when its name exists (``avgen.files.publish``). ``progress(step, total)`` counts the steps
+    of the whole batch."""
     import torch
 
     from avgen.files import write_text
@@ -81,8 +87,10 @@ def write_batch(
     parsed = parse_prompt(job.prompt).to_dict()
     for j, path in enumerate(paths):
         generator = torch.Generator().manual_seed(seed + j)
+        done = j * job.total_steps
         result = run_with_progress(
             pipe, job.total_steps, desc=job.command, quiet=quiet, device=device, dtype=dtype,
+            progress=_batch_progress(progress, done, job.total_steps * len(paths)),
             prompt=job.prompt, generator=generator, **job.call,
         )  # fmt: skip
         text = sidecar_text(
@@ -111,6 +119,15 @@ def run_files(command: str, path: Path, preview: bool) -> list[Path]:
     if preview:
         files += [path.with_name(path.name + ext) for ext in previews]
     return files + [sidecar_path(path)]
+
+
+def _batch_progress(
+    progress: Callable[[int, int], None] | None, done: int, total: int
+) -> Callable[[int, int], None] | None:
+    """A per-sample step callback that reports ``progress(done + step, total)``."""
+    if progress is None:
+        return None
+    return lambda i, n: progress(done + i, total)
 
 
 # ----------------------------------------------------------------------------- audio

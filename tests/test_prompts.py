@@ -685,3 +685,9 @@ def test_particles_drifting_down_give_no_object_a_direction():
     assert p.particles == ["snow"]
     p = parse_prompt("a violet ball bouncing against snowy mountains as snowfall drifts down")
     assert p.objects[0].direction is None
+
+
+def test_digit_like_characters_are_words_not_counts() -> None:
+    """'²' and '³' pass str.isdigit() but are no numbers int() reads (found by schemathesis)."""
+    assert parse_prompt("a ball ² bouncing ³").to_dict()["objects"]
+    assert lint_prompt("a drum at ² ³", kind="audio").text == "a drum at ² ³"
