@@ -339,7 +339,7 @@ def create_app(config: ServeConfig) -> FastAPI:
                 if job is None:
                     yield "event: deleted\ndata: {}\n\n"
                     return
-                data = json.dumps(status_of(job))
+                data = json.dumps(status_of(job), allow_nan=False)
                 if data != last:
                     yield f"event: status\ndata: {data}\n\n"
                     last, quiet = data, 0

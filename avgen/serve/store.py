@@ -67,7 +67,14 @@ class JobStore:
             self._db.execute(
                 "INSERT INTO jobs (id, kind, status, settings, inputs, created) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (job_id, kind, QUEUED, json.dumps(settings), json.dumps(inputs), time.time()),
+                (
+                    job_id,
+                    kind,
+                    QUEUED,
+                    json.dumps(settings, allow_nan=False),
+                    json.dumps(inputs, allow_nan=False),
+                    time.time(),
+                ),
             )
 
     def get(self, job_id: str) -> dict[str, Any] | None:
