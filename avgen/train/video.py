@@ -161,7 +161,8 @@ class VideoData(CaptionIndex):
         self.captions: list[list[str]] = [r.get("captions") or [r["text"]] for r in ds.rows]
         self.n = len(ds.rows)
         # the motion plan each clip was rendered from (None: a user's own data, no truth)
-        self.plans = [_truth_plan(r) for r in ds.rows]
+        truth = _truth_rows(args.data)
+        self.plans = [_truth_plan(truth[i]) if i < len(truth) else None for i in range(self.n)]
         self.index_captions(self.captions)
 
     def layout_features(self, frames: int, height: int, width: int, factor: int) -> torch.Tensor:
@@ -178,6 +179,16 @@ class VideoData(CaptionIndex):
         """(B, 3, F, H, W) float in [-1, 1]."""
         v = self.video[idx].permute(0, 4, 1, 2, 3).float()  # (B, 3, F, H, W)
         return v / 127.5 - 1.0
+
+
+def _truth_rows(folder: Path) -> list[dict]:
+    """The metadata.jsonl rows in full and in order (blank lines skipped, as the loader does)."""
+    rows = []
+    for line in (folder / "metadata.jsonl").read_text().splitlines():
+        if line.strip():
+            row = json.loads(line)
+            rows.append(row if isinstance(row, dict) else {})
+    return rows
 
 
 def _truth_plan(row: dict) -> Any:
