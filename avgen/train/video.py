@@ -332,6 +332,7 @@ class Trainer(ComponentLoop):
     def train_dit(self) -> None:
         vae_dir = self.out / "vae"
         init = self.args.init_from
+        source = init_source(init) if init is not None else None
         if not (vae_dir / "config.json").is_file() and init is not None and self.main:
             if (init / "vae" / "config.json").is_file():  # the DiT's own VAE comes with it
                 shutil.copytree(init / "vae", vae_dir, dirs_exist_ok=True)
@@ -341,7 +342,6 @@ class Trainer(ComponentLoop):
         vae = VideoVAE.from_pretrained(vae_dir)
         lat = self.latents(vae)
         cache = text_cache(self.data, self.out, self.acc, self.quiet, batch=128)
-        source = init_source(self.args.init_from) if self.args.init_from else None
         cfg = {
             **(source.config.to_dict() if source is not None else {}),
             "latent_channels": vae.latent_channels,
