@@ -19,7 +19,7 @@ Written by us (diffusers' video transformers are far larger than this CPU budget
   ``cond["layout"]`` (B, layout_dim, F', H', W') per-cell features of where each object is
   (occupancy, centre offset, size, instance slot; never colour or shape), patchified like the
   latent and added to the patch tokens through a small MLP whose output starts at zero, so a
-  text-only model fine-tunes into one that follows plans (all zeros = no plan).
+  text-only model fine-tunes into one that follows plans (all zeros, or no key = no plan).
 
 Call contract (avgen.diffusion): ``model(x_t, t, cond) -> v``, all (B, C, F', H', W'); t (B,).
 """
@@ -213,10 +213,14 @@ class VideoDiT(PretrainedModel):
         return torch.cat([x, known.to(x.dtype) * kmask, kmask], dim=1)  # (B, 2C + 1, F, H, W)
 
     def _layout(self, cond: Mapping[str, Any], x: Tensor) -> Tensor | None:
-        """The layout's token offsets (B, N, hidden), or None (no plan, or no layout input)."""
+        """The layout's token offsets (B, N, hidden), or None (no layout input). No plan is
+        the all-zero layout, as plan dropout trains it."""
         layout = cond.get("layout")
-        if layout is None or not self.layout_dim:
+        if not self.layout_dim:
             return None
+        if layout is None:
+            zero = x.new_zeros(1, 1, self.layout_dim * math.prod(self.patch_size))
+            return self.layout_in(zero)  # (1, 1, hidden): the same offset for every token
         want = (x.shape[0], self.layout_dim, *x.shape[2:])
         if tuple(layout.shape) != want:
             raise AvgenError(

@@ -94,7 +94,10 @@ def test_dit_layout_input_starts_silent_then_matters() -> None:
     with torch.no_grad():
         model.layout_in[2].weight.normal_(0.0, 0.2)
     assert not torch.allclose(plain, model(x, t, {**cond, "layout": layout}))
-    assert torch.equal(plain, model(x, t, cond))  # no plan: the text-only path is unchanged
+    # no plan is the zero layout plan dropout trains (the MLP's biases still act)
+    zero = model(x, t, {**cond, "layout": 0 * layout})
+    assert torch.allclose(model(x, t, cond), zero, atol=1e-5)
+    assert not torch.allclose(plain, model(x, t, cond))
     with pytest.raises(AvgenError, match=r"cond\['layout'\] has shape"):
         model(x, t, {**cond, "layout": layout[:, :, :2]})
     # a text-only model ignores the key and has no layout weights (the shipped model loads)
