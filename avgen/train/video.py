@@ -161,8 +161,7 @@ class VideoData(CaptionIndex):
         self.captions: list[list[str]] = [r.get("captions") or [r["text"]] for r in ds.rows]
         self.n = len(ds.rows)
         # the motion plan each clip was rendered from (None: a user's own data, no truth)
-        truth = _truth_rows(args.data)
-        self.plans = [_truth_plan(truth[i]) if i < len(truth) else None for i in range(self.n)]
+        self.plans = truth_plans(args.data, self.n)
         self.index_captions(self.captions)
 
     def layout_features(self, frames: int, height: int, width: int, factor: int) -> torch.Tensor:
@@ -189,6 +188,13 @@ def _truth_rows(folder: Path) -> list[dict]:
             row = json.loads(line)
             rows.append(row if isinstance(row, dict) else {})
     return rows
+
+
+def truth_plans(folder: Path, n: int) -> list[Any]:
+    """The motion plans of a data folder's first ``n`` clips, from their metadata truth
+    (``plan_from_motion_truth``); None for a clip without MotionWorld truth."""
+    truth = _truth_rows(folder)
+    return [_truth_plan(truth[i]) if i < len(truth) else None for i in range(n)]
 
 
 def _truth_plan(row: dict) -> Any:
