@@ -1,6 +1,6 @@
 # Two commands on a fresh Linux machine with Python >= 3.11:
 #   make demo   installs avgen into .venv and generates examples with the shipped models
-#   make test   installs the test tools and runs ruff and the whole test suite
+#   make test   installs the test tools (and chromium, as root) and runs ruff and the test suite
 # (make install VENV=/tmp/venv puts the virtual environment elsewhere.)
 PY ?= python3
 VENV ?= .venv
@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 TORCH := torch==2.13.0
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test lint browser clean
 
 $(BIN)/avgen: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -33,7 +33,16 @@ lint: install
 	$(BIN)/ruff check avgen tests benchmarks tools
 	$(BIN)/ruff format --check avgen tests benchmarks tools
 
-test: lint
+# the page's browser test drives Debian's chromium through Playwright: installed with apt when
+# running as root; otherwise the test is skipped with the command that installs it
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; } \
+				|| echo "could not install chromium: the browser test is skipped"; \
+		else echo "chromium is missing: the browser test is skipped (sudo apt-get install chromium)"; fi; }
+
+test: lint browser
 	$(BIN)/python -m pytest
 
 clean:

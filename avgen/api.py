@@ -15,6 +15,7 @@ output, its previews and its sidecar.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from avgen.errors import AvgenError
 from avgen.pipelines.checks import RANGES, check_frames, check_range
+from avgen.ranges import spell
 
 if TYPE_CHECKING:
     from avgen.pipelines.base import AudioPipeline, VideoPipeline
@@ -55,9 +57,11 @@ class GenerationOptions:
 
 def check_prompt(prompt: str | None) -> str:
     """Reject an empty or whitespace-only prompt; return it stripped."""
-    if prompt is None or not str(prompt).strip():
+    if prompt is not None and not isinstance(prompt, str):
+        raise AvgenError(f"the prompt must be text (a string), got {type(prompt).__name__}.")
+    if prompt is None or not prompt.strip():
         raise AvgenError("the prompt is empty: describe the sound or video you want.")
-    prompt = str(prompt).strip()
+    prompt = prompt.strip()
     if len(prompt) > 2000:
         raise AvgenError(f"the prompt is {len(prompt)} characters long; the limit is 2000.")
     return prompt
@@ -67,11 +71,13 @@ def check_duration(seconds: float | None) -> float | None:
     """The shared duration check: (0, 600] seconds. Each model then checks its own range."""
     if seconds is None:
         return None
-    try:
-        seconds = float(seconds)
-    except (TypeError, ValueError) as exc:
-        raise AvgenError(f"duration must be a number of seconds, got {seconds!r}.") from exc
-    return float(check_range("duration", seconds))
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        try:
+            seconds = float(seconds)
+        except (TypeError, ValueError):
+            shown = spell(seconds)
+            raise AvgenError(f"duration must be a number of seconds, got {shown}.") from None
+    return float(check_range("duration", seconds))  # an int of any size: the range sentence
 
 
 def check_device(device: str) -> str:
@@ -99,15 +105,34 @@ def check_device(device: str) -> str:
 
 def check_options(options: GenerationOptions) -> GenerationOptions:
     """Validate the settings the API itself uses (duration, batch, dtype, device, seed); raise
-    AvgenError naming the first bad one. Steps, guidance and every model-specific range are
-    the pipeline's ``check_inputs``."""
+    AvgenError naming the first bad one. Steps and guidance are checked here for their type and
+    the shared range; every model-specific range is the pipeline's ``check_inputs``."""
     check_duration(options.duration_s)
+    if options.num_inference_steps is not None:
+        check_range("steps", options.num_inference_steps)
+    if options.guidance_scale is not None:
+        check_range("guidance", options.guidance_scale)
+    for key in ("model", "lora", "init_image", "extend", "init_audio"):
+        check_path(key, options.extra.get(key))
+    if options.negative_prompt is not None and not isinstance(options.negative_prompt, str):
+        shown = spell(options.negative_prompt)
+        raise AvgenError(f"negative_prompt must be text (a string), got {shown}.")
+    for key in ("preview", "quiet"):
+        if not isinstance(getattr(options, key), bool):
+            raise AvgenError(f"{key} must be True or False, got {spell(getattr(options, key))}.")
     check_range("batch", options.batch)
     if options.dtype not in DTYPES:
         raise AvgenError(f"dtype must be one of {', '.join(DTYPES)}, got {options.dtype!r}.")
     check_device(options.device)
     check_range("seed", options.seed)
     return options
+
+
+def check_path(name: str, value: Any, *, required: bool = False) -> None:
+    """``value`` is a path (str or Path), or None unless ``required``; else one sentence
+    naming ``name``."""
+    if (required or value is not None) and not isinstance(value, str | Path):
+        raise AvgenError(f"{name} must be a file or folder path, got {spell(value)}.")
 
 
 def resolve_duration(prompt: str, flag: float | None) -> tuple[float, str]:
@@ -120,6 +145,16 @@ def resolve_duration(prompt: str, flag: float | None) -> tuple[float, str]:
     if parsed is not None:
         return float(check_duration(parsed)), "prompt"
     return DEFAULT_DURATION_S, "default"
+
+
+def check_prompt_tempo(prompt: str) -> float | None:
+    """The prompt's tempo ("at 120 BPM") checked against the tempo range, or None."""
+    from avgen.prompts import parse_prompt
+
+    tempo = parse_prompt(prompt).tempo_bpm
+    if tempo is not None:
+        check_range("tempo", tempo, label="the prompt's tempo")
+    return tempo
 
 
 def output_paths(output: str | Path, n_prompts: int, batch: int) -> list[list[Path]]:
@@ -144,11 +179,32 @@ def output_paths(output: str | Path, n_prompts: int, batch: int) -> list[list[Pa
     return paths
 
 
+#: Bytes of a file name kept free for the names made from an output's (``.<name>.tmp-<hex>``,
+#: ``<name>.json``, ``<name>.png``).
+_NAME_RESERVE = 32
+
+
 def check_output(path: str | Path, allowed_suffixes: tuple[str, ...]) -> Path:
     """The output must have an allowed extension and a writable folder."""
     from avgen.media import check_writable
 
+    if not isinstance(path, str | Path):
+        raise AvgenError(f"output must be a file path, got {spell(path)}.")
+    if "\0" in str(path):
+        raise AvgenError(
+            f"output {spell(str(path))} holds a NUL character, which no file name can."
+        )
     path = Path(path)
+    try:
+        name_max = os.pathconf(path.parent if path.parent.exists() else ".", "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        name_max = 255
+    longest = name_max - _NAME_RESERVE
+    if len(os.fsencode(path.name)) > longest:
+        raise AvgenError(
+            f"output name {spell(path.name)} is {len(os.fsencode(path.name))} bytes long; at "
+            f"most {longest} fit with its sidecar and temporary names."
+        )
     if path.suffix.lower() not in allowed_suffixes:
         raise AvgenError(
             f"output {path} must end in one of {', '.join(allowed_suffixes)}, not "
@@ -163,6 +219,20 @@ def check_output(path: str | Path, allowed_suffixes: tuple[str, ...]) -> Path:
             ) from exc
     check_writable(path)
     return path
+
+
+def check_new_outputs(
+    command: str, paths: list[Path], *, preview: bool = False, overwrite: bool = False
+) -> list[Path]:
+    """Every file a run of ``command`` will write for the outputs ``paths`` (the outputs, their
+    previews and sidecars: ``avgen.generate.run_files``), checked before any work: none twice
+    and, without ``overwrite``, none that exists (OutputExistsError naming it). At publish time
+    each is checked again (``avgen.files.publish``), for one that appears while generating."""
+    from avgen.files import check_new
+    from avgen.generate import run_files
+
+    files = [f for path in paths for f in run_files(command, Path(path), preview)]
+    return check_new(files, overwrite=overwrite)
 
 
 # ----------------------------------------------------------------------------- loading
@@ -342,6 +412,9 @@ def text_to_audio(
     plan: Any = None,
     melody: str | Path | None = None,
     melody_track: int | None = None,
+    overwrite: bool = False,
+    check_only: bool = False,
+    progress: Callable[[int, int], None] | None = None,
     **extra: Any,
 ) -> list[Path]:
     """Text to audio with the shipped AudioLDM-style model (or ``model=`` a local folder).
@@ -359,6 +432,12 @@ def text_to_audio(
     ``init_audio`` (a file) + ``strength`` in (0, 1]: AudioLDM style transfer of that sound
     (its length sets the duration); ``inpaint=(start_s, end_s)`` regenerates only that range;
     ``super_resolution=cutoff_hz`` keeps its band below the cut-off and generates the band above.
+    An output, preview or sidecar that exists is refused (OutputExistsError) before any work,
+    and again if it appears while generating, unless ``overwrite``.
+    ``check_only``: check everything (the model loaded, its ``check_inputs`` run) and write
+    nothing; returns [] (the CLI checks every line of a prompts file this way first).
+    ``progress(step, total)`` hears every sampler step of the whole batch (an exception it
+    raises stops the run and writes nothing).
     """
     from avgen.generate import audio_job, write_batch
 
@@ -371,8 +450,13 @@ def text_to_audio(
     _check_extra("text_to_audio", extra, AUDIO_EXTRA_KEYS)
     prompt = check_prompt(prompt)
     duration, duration_source = resolve_duration(prompt, audio_length_in_s)
+    check_prompt_tempo(prompt)
+    check_path("init_audio", init_audio)
+    check_range("strength", strength)
     init_wave = _read_init_audio(init_audio)
     output = check_output(output, AUDIO_SUFFIXES)
+    paths = output_paths(output, 1, batch)[0]
+    check_new_outputs("audio", paths, preview=preview, overwrite=overwrite)
     lora = extra.get("lora")
     if lora is not None and not isinstance(lora, str | Path):
         raise AvgenError(f"lora must be an adapter folder path, got {lora!r}.")
@@ -397,8 +481,19 @@ def text_to_audio(
     edit = dict(init_audio=init_audio, strength=strength, inpaint=inpaint,
                 super_resolution=super_resolution)  # fmt: skip
     job = audio_job(pipe, prompt, options, duration, init_wave, edit, extra, note_plan)
-    paths = output_paths(output, 1, batch)[0]
-    return write_batch(pipe, job, paths, seed=seed, quiet=quiet, device=device, dtype=dtype)
+    if check_only:
+        return []
+    return write_batch(
+        pipe,
+        job,
+        paths,
+        seed=seed,
+        quiet=quiet,
+        device=device,
+        dtype=dtype,
+        overwrite=overwrite,
+        progress=progress,
+    )
 
 
 def text_to_video(
@@ -417,6 +512,9 @@ def text_to_video(
     dtype: str = "fp32",
     quiet: bool = False,
     plan: Any = None,
+    overwrite: bool = False,
+    check_only: bool = False,
+    progress: Callable[[int, int], None] | None = None,
     **extra: Any,
 ) -> list[Path]:
     """Text to video with the shipped space-time DiT (or ``model=`` a local folder: avgen's
@@ -430,7 +528,10 @@ def text_to_video(
     continue; the output holds it first).
     A batch writes name_0 ... name_{N-1}; sample j uses seed + j and its sidecar records that
     seed with batch 1, so ``rerun`` replays it. ``preview`` also writes ``<output>.gif`` and a
-    contact sheet ``<output>.png`` (with the motion plan's trajectories drawn on it).
+    contact sheet ``<output>.png`` (with the motion plan's trajectories drawn on it). An output,
+    preview or sidecar that exists is refused (OutputExistsError) before any work, and again if
+    it appears while generating, unless ``overwrite``. ``check_only``: check everything and
+    write nothing ([]). ``progress(step, total)`` as in ``text_to_audio``.
 
     Motion plans ("plan, then render"; models whose DiT reads them): by default the planner
     simulates the prompt's objects from ``seed`` (a prompt with nothing to move runs text-only,
@@ -456,6 +557,8 @@ def text_to_video(
     if num_frames is not None:
         duration = None
     output = check_output(output, VIDEO_SUFFIXES)
+    paths = output_paths(output, 1, batch)[0]
+    check_new_outputs("video", paths, preview=preview, overwrite=overwrite)
     extra = {**extra, **gpu_options(extra)}
     gpu = {k: extra[k] for k in GPU_EXTRA_KEYS}
     pipe = video_pipeline(extra.get("model"), device, dtype=dtype, **gpu)
@@ -476,26 +579,46 @@ def text_to_video(
     if motion_plan.plan is not None and explicit is None:
         duration = motion_plan.plan.duration_s
     job = video_job(pipe, prompt, options, duration, num_frames, extra, upscale, motion_plan)
-    paths = output_paths(output, 1, batch)[0]
-    return write_batch(pipe, job, paths, seed=seed, quiet=quiet, device=device, dtype=dtype)
+    if check_only:
+        return []
+    return write_batch(
+        pipe,
+        job,
+        paths,
+        seed=seed,
+        quiet=quiet,
+        device=device,
+        dtype=dtype,
+        overwrite=overwrite,
+        progress=progress,
+    )
 
 
 # ----------------------------------------------------------------------------- worlds, demo
 
 
 def render_demo(
-    output: str | Path = "out/demo.mp4", *, seed: int = 7, upscale: int = 256, quiet: bool = False
+    output: str | Path = "out/demo.mp4",
+    *,
+    seed: int = 7,
+    upscale: int = 256,
+    quiet: bool = False,
+    overwrite: bool = False,
 ) -> Path:
-    """Render an AVWorld example clip with sound to an MP4 (the main job until models ship)."""
+    """Render an AVWorld example clip with sound to an MP4 (the main job until models ship);
+    an existing output or sidecar is refused unless ``overwrite``."""
+    from avgen.files import write_text
     from avgen.media import upscale_frames, write_mp4
-    from avgen.sidecar import write_sidecar
+    from avgen.sidecar import sidecar_path, sidecar_text
     from avgen.worlds.av import render_av_clip
 
     output = check_output(output, VIDEO_SUFFIXES)
+    check_new_outputs("demo", [output], overwrite=overwrite)
+    check_range("seed", seed)
+    check_range("upscale", upscale)
     clip = render_av_clip(seed)
     frames = upscale_frames(clip.frames, upscale)
-    write_mp4(output, frames, clip.fps, audio=clip.audio, sr=clip.sr)
-    write_sidecar(
+    text = sidecar_text(
         output,
         command="demo",
         prompt=clip.captions[-1],
@@ -504,6 +627,8 @@ def render_demo(
         model_id="avworld",
         extra={"truth_events": clip.truth.get("events", [])},
     )
+    write_mp4(output, frames, clip.fps, audio=clip.audio, sr=clip.sr, overwrite=overwrite)
+    write_text(sidecar_path(output), text, overwrite=overwrite)
     return output
 
 
@@ -518,7 +643,34 @@ def lint_prompt(text: str, *, kind: str | None = None, model: str | Path | None 
     """Missing layers, a more specific suggestion, and words the model never learned."""
     from avgen.prompts import lint_prompt as _lint
 
+    check_path("model", model)
     return _lint(check_prompt(text), kind=kind, model_dir=model)
+
+
+def build_prompt(
+    kind: str,
+    *layers: str,
+    duration_s: float | None = None,
+    tempo_bpm: float | None = None,
+) -> str:
+    """A layered prompt: audio (mood, details [, duration_s, tempo_bpm]) or video (scene,
+    motion, style), in the order the prompt guide gives."""
+    from avgen import prompts
+
+    if kind == "audio":
+        mood, details = (list(layers) + ["", ""])[:2]
+        return prompts.build_audio_prompt(mood, details, duration_s, tempo_bpm)
+    if kind == "video":
+        scene, motion, style = (list(layers) + ["", "", ""])[:3]
+        return prompts.build_video_prompt(scene, motion, style)
+    raise AvgenError(f"kind must be 'audio' or 'video', got {kind!r}.")
+
+
+def serve(**options: Any) -> None:
+    """Run the web app and HTTP API (``avgen.serve.run_server``; see ``avgen serve --help``)."""
+    from avgen.serve import run_server
+
+    run_server(**options)
 
 
 def plan_audio(
@@ -535,12 +687,14 @@ def plan_audio(
     from avgen import plan
 
     check_range("seed", seed)
+    check_path("melody", melody)
     if melody is not None:
         flag = None if duration_s is None else check_duration(duration_s)
         return plan.notes_from_midi(melody, track=melody_track, duration_s=flag)
     prompt = check_prompt(prompt)
     duration, _ = resolve_duration(prompt, duration_s)
     check_range("audio duration", duration)
+    check_prompt_tempo(prompt)
     from avgen.prompts import parse_prompt as _parse
 
     return plan.compose_notes(_parse(prompt), duration, seed=seed)
@@ -691,6 +845,13 @@ def make_world_dataset(kind: str, count: int, out: str | Path, **kwargs: Any) ->
     """Render a SoundWorld / MotionWorld / AVWorld data set (AudioFolder/VideoFolder layout)."""
     from avgen.worlds.dataset import write_world_dataset
 
+    check_path("out", out, required=True)
+    for key in ("instruments", "exclude"):
+        names = kwargs.get(key)
+        if names is not None and not (
+            isinstance(names, list | tuple) and all(isinstance(n, str) for n in names)
+        ):
+            raise AvgenError(f"{key} must be a list of instrument names, got {spell(names)}.")
     return write_world_dataset(kind, count, out, **kwargs)
 
 
@@ -698,25 +859,67 @@ def check_file(path: str | Path, prompt: str) -> dict[str, Any]:
     """Run the analytic checkers on a generated file against its prompt."""
     from avgen.worlds.checks import check_file as _check
 
+    check_path("path", path, required=True)
     return _check(path, check_prompt(prompt))
 
 
-def rerun(sidecar: str | Path, output: str | Path | None = None) -> list[Path]:
-    """Regenerate an output from its sidecar JSON (to ``output`` or the recorded name)."""
+def _replayable(function: Callable[..., Any], extra_keys: tuple[str, ...]) -> set[str]:
+    """The settings a sidecar may record for ``function``: its keywords and extra keys."""
+    import inspect
+
+    params = inspect.signature(function).parameters
+    named = {k for k, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    return (named | set(extra_keys)) - {"check_only", "overwrite"}
+
+
+def rerun(
+    sidecar: str | Path, output: str | Path | None = None, *, overwrite: bool = False
+) -> list[Path]:
+    """Regenerate an output from its sidecar JSON (to ``output`` or the recorded name); an
+    existing output is refused unless ``overwrite`` (regenerating in place needs it).
+
+    The sidecar may have been edited by hand: every field is checked (``read_sidecar``) and
+    every setting must be one the recorded command takes, so a bad edit is one sentence that
+    names the field, not a traceback."""
     from avgen.sidecar import read_sidecar
 
     record = read_sidecar(sidecar)
-    target = Path(output) if output else Path(sidecar).with_name(record["output"])
+    if output:
+        target = Path(output)
+    elif record.get("output") is None:
+        raise AvgenError(f"sidecar {sidecar} records no output name; give one with -o.")
+    else:
+        target = Path(sidecar).with_name(record["output"])
     command = record["command"]
     settings = dict(record["settings"])
-    if command == "demo":
-        return [render_demo(target, seed=record["seed"], quiet=True, **settings)]
-    generators = {"audio": text_to_audio, "video": text_to_video}
+    generators = {"audio": text_to_audio, "video": text_to_video, "demo": render_demo}
     if command == "av":
         raise AvgenError(
             f"{sidecar} records command 'av' (sound and video in one MP4), which this avgen "
             f"version cannot generate, so rerun cannot replay it."
         )
     if command not in generators:
-        raise AvgenError(f"{sidecar} records command {command!r}, which rerun cannot replay.")
-    return generators[command](record["prompt"], target, seed=record["seed"], **settings)
+        raise AvgenError(f"{sidecar} records command {spell(command)}, which rerun cannot replay.")
+    extra_keys = {"audio": AUDIO_EXTRA_KEYS, "video": VIDEO_EXTRA_KEYS, "demo": ()}[command]
+    allowed = _replayable(generators[command], extra_keys) - {"seed"}
+    allowed -= {"quiet"} if command == "demo" else set()  # the demo is replayed quietly
+    unknown = sorted(set(settings) - allowed)
+    if unknown:
+        raise AvgenError(
+            f"sidecar {sidecar}: setting {spell(unknown[0])} is not one '{command}' takes "
+            f"({', '.join(sorted(allowed))})."
+        )
+    if record.get("seed") is None:
+        raise AvgenError(f"sidecar {sidecar}: 'seed' must be a whole number, got None.")
+    if command == "demo":
+        check_range("seed", record["seed"])
+        if "upscale" in settings:
+            check_range("upscale", settings["upscale"])
+        return [
+            render_demo(target, seed=record["seed"], quiet=True, overwrite=overwrite, **settings)
+        ]
+    if record.get("prompt") is None:
+        raise AvgenError(f"sidecar {sidecar}: 'prompt' must be text, got None.")
+    return generators[command](
+        record["prompt"], target, seed=record["seed"], overwrite=overwrite, **settings
+    )

@@ -7,7 +7,6 @@ prints one sentence on stderr and exits with code 2.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -43,6 +42,15 @@ def add_generation_flags(p: argparse.ArgumentParser, *, default_output: str) -> 
     p.add_argument("--vae-slicing", action="store_true", help="diffusers folder: sliced VAE decode")
     p.add_argument("--vae-tiling", action="store_true", help="diffusers folder: tiled VAE decode")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_overwrite_flag(p)
+
+
+def add_overwrite_flag(p: argparse.ArgumentParser) -> None:
+    """``--overwrite``: without it an output (or its sidecar or preview) that exists, or that
+    appears while generating, is refused with exit code 2."""
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace existing outputs (default: refuse)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="out/demo.mp4")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--quiet", action="store_true")
+    add_overwrite_flag(p)
     _add_prompt(sub)
     _add_plan(sub)
     _add_data(sub)
@@ -66,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rerun", help="regenerate an output from its sidecar JSON")
     p.add_argument("sidecar", type=Path)
     p.add_argument("-o", "--output", default=None)
+    add_overwrite_flag(p)
+    _add_serve(sub)
     for name, what in (
         ("train", "train a model from a folder of captioned clips"),
         ("finetune", "LoRA fine-tuning on a domain"),
@@ -132,6 +143,48 @@ def _add_prompt(sub: Any) -> None:
     q.add_argument("--bpm", type=float, default=None)
 
 
+def _add_serve(sub: Any) -> None:
+    p = sub.add_parser("serve", help="the web app and HTTP job API on this machine")
+    p.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1: this machine)")
+    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    p.add_argument("--results-dir", default="avgen-results", help="results and the job store")
+    p.add_argument("--workers", type=int, default=1, help="jobs run at once (default 1)")
+    p.add_argument("--max-queue", type=int, default=16, help="queued jobs before 429 (default 16)")
+    p.add_argument("--token", default=None, help="needed by every call (or AVGEN_TOKEN)")
+    p.add_argument("--device", default="cpu", help="where jobs run: cpu, cuda, cuda:1, mps")
+    p.add_argument("--model", action="append", default=None, metavar="NAME=DIR",
+                   help="offer a model or adapter folder by name (repeatable)")  # fmt: skip
+    p.add_argument("--max-duration", type=float, default=30.0, help="seconds a job may ask")
+    p.add_argument("--max-steps", type=int, default=100, help="sampling steps a job may ask")
+    p.add_argument("--max-size", type=int, default=512, help="pixels: width, height, upscale")
+    p.add_argument("--max-prompt-chars", type=int, default=1000, help="prompt length limit")
+    p.add_argument("--max-upload-mb", type=float, default=16.0, help="size of one upload")
+    p.add_argument("--max-candidates", type=int, default=4, help="audio candidates a job may ask")
+
+
+def _serve_command(args: argparse.Namespace) -> int:
+    limits = dict(
+        max_duration_s=args.max_duration,
+        max_steps=args.max_steps,
+        max_size=args.max_size,
+        max_prompt_chars=args.max_prompt_chars,
+        max_upload_mb=args.max_upload_mb,
+        max_candidates=args.max_candidates,
+    )
+    api.serve(
+        host=args.host,
+        port=args.port,
+        results_dir=args.results_dir,
+        workers=args.workers,
+        max_queue=args.max_queue,
+        token=args.token,
+        models=args.model,
+        limits=limits,
+        device=args.device,
+    )
+    return 0
+
+
 def _add_plan(sub: Any) -> None:
     p = sub.add_parser("plan", help="write the plan a prompt would get, to edit and pass back")
     psub = p.add_subparsers(dest="plan_command", required=True, parser_class=_Parser)
@@ -142,6 +195,7 @@ def _add_plan(sub: Any) -> None:
     q.add_argument("--duration", type=float, default=None, help="seconds (default: prompt, or 4)")
     q.add_argument("--melody", default=None, help="MIDI file whose notes become the plan")
     q.add_argument("--melody-track", type=int, default=None, help="melodic track (from 0)")
+    add_overwrite_flag(q)
     v = psub.add_parser("video", help="the motion plan: object tracks, contacts, camera (JSON)")
     v.add_argument("prompt", help="what moves")
     v.add_argument("-o", "--output", default=None, help="plan file (default: print the JSON)")
@@ -150,6 +204,7 @@ def _add_plan(sub: Any) -> None:
     v.add_argument("--fps", type=int, default=8, help="frames per second (default 8)")
     v.add_argument("--width", type=int, default=64, help="output width in pixels (default 64)")
     v.add_argument("--height", type=int, default=64, help="output height in pixels (default 64)")
+    add_overwrite_flag(v)
     c = psub.add_parser("check", help="check a plan file; print what it holds")
     c.add_argument("file", help="plan JSON file (notes or motion)")
 
@@ -161,6 +216,8 @@ def _plan_command(args: argparse.Namespace) -> int:
         return _plan_check(args)
     if args.melody is None and args.prompt is None:
         raise AvgenError("give a prompt to plan, or --melody tune.mid.")
+    if args.output is not None:  # a folder that cannot take the file: refused before planning
+        api.check_output(args.output, (".json",))
     plan = api.plan_audio(
         args.prompt,
         duration_s=args.duration,
@@ -174,11 +231,14 @@ def _plan_command(args: argparse.Namespace) -> int:
             "gets no note plan; `avgen audio` renders it from the text alone."
         )
     if args.output is None:
-        print(json.dumps(plan.to_dict(), indent=1, allow_nan=False))
+        _print_json(plan.to_dict(), "the plan", indent=1)
         return 0
     from avgen.plan.schema import write_json
 
-    write_json(plan.to_dict(), args.output)
+    try:
+        write_json(plan.to_dict(), args.output, overwrite=args.overwrite)
+    except OSError as exc:  # e.g. a folder that refuses new files although access() allows it
+        raise AvgenError(f"cannot write {args.output}: {exc.strerror or exc}.") from None
     print(args.output)
     return 0
 
@@ -198,11 +258,11 @@ def _plan_video(args: argparse.Namespace) -> int:
             "motion plan; `avgen video` renders it from the text alone."
         )
     if args.output is None:
-        print(json.dumps(plan.to_dict(), indent=1, allow_nan=False))
+        _print_json(plan.to_dict(), "the plan", indent=1)
         return 0
     from avgen.plan.schema import write_json
 
-    write_json(plan.to_dict(), args.output)
+    write_json(plan.to_dict(), args.output, overwrite=args.overwrite)
     print(args.output)
     return 0
 
@@ -244,18 +304,52 @@ def _split(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
+#: Prompts a --prompts-file may hold (``--batch`` is capped at 64; a file is checked whole
+#: before anything is generated, so it is kept to a size that checks in seconds).
+MAX_PROMPTS_FILE = 1000
+_MAX_PROMPTS_FILE_BYTES = MAX_PROMPTS_FILE * 2001 * 4  # 1000 lines of 2000 four-byte characters
+
+
+def _read_prompts_file(path: Path) -> list[str]:
+    """The prompts of ``path`` (UTF-8, one a line, ``#`` comments); AvgenError for a file that
+    cannot be read, is not UTF-8 text, or holds more than MAX_PROMPTS_FILE prompts."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(_MAX_PROMPTS_FILE_BYTES + 1)
+    except OSError as exc:
+        raise AvgenError(f"cannot read prompts file {path}: {exc.strerror or exc}.") from exc
+    if len(raw) > _MAX_PROMPTS_FILE_BYTES:
+        raise AvgenError(
+            f"prompts file {path} is too large: it may hold at most {MAX_PROMPTS_FILE} prompts "
+            f"of at most 2000 characters."
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise AvgenError(
+            f"prompts file {path} is not UTF-8 text (byte {exc.start} cannot be read)."
+        ) from None
+    lines = text.splitlines()
+    prompts = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    if not prompts:
+        raise AvgenError(f"prompts file {path} has no prompts.")
+    if len(prompts) > MAX_PROMPTS_FILE:
+        raise AvgenError(
+            f"prompts file {path} has {len(prompts)} prompts; the limit is {MAX_PROMPTS_FILE}."
+        )
+    for number, prompt in enumerate(prompts, 1):
+        try:
+            api.check_prompt(prompt)
+        except AvgenError as exc:
+            raise AvgenError(f"prompts file {path}, prompt {number}: {exc}") from None
+    return prompts
+
+
 def _prompts(args: argparse.Namespace) -> list[str]:
     if args.prompts_file is not None:
         if args.prompt:
             raise AvgenError("give either a prompt or --prompts-file, not both.")
-        try:
-            lines = args.prompts_file.read_text().splitlines()
-        except OSError as exc:
-            raise AvgenError(f"cannot read prompts file {args.prompts_file}: {exc}.") from exc
-        prompts = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-        if not prompts:
-            raise AvgenError(f"prompts file {args.prompts_file} has no prompts.")
-        return prompts
+        return _read_prompts_file(args.prompts_file)
     return [api.check_prompt(args.prompt)]
 
 
@@ -271,6 +365,7 @@ def _generate(args: argparse.Namespace) -> list[Path]:
         device=args.device,
         dtype=args.dtype,
         quiet=args.quiet,
+        overwrite=args.overwrite,
     )
     if args.model is not None:
         kwargs["model"] = args.model
@@ -290,6 +385,16 @@ def _generate(args: argparse.Namespace) -> list[Path]:
         kwargs.update(_video_plan_kwargs(args))
     prompts = _prompts(args)
     paths = api.output_paths(args.output, len(prompts), 1)
+    if len(prompts) > 1:  # every prompt checked before anything is written
+        for number, (prompt, row) in enumerate(zip(prompts, paths), 1):
+            try:
+                generate(prompt, row[0], check_only=True, **kwargs)
+            except AvgenError as exc:
+                where = f"prompts file {args.prompts_file}, prompt {number}"
+                raise AvgenError(f"{where}: {exc}") from None
+    # every file of every prompt, checked before the first is generated
+    outputs = [p for row in paths for p in api.output_paths(row[0], 1, args.batch)[0]]
+    api.check_new_outputs(args.command, outputs, preview=args.preview, overwrite=args.overwrite)
     written: list[Path] = []
     for prompt, row in zip(prompts, paths):
         written += generate(prompt, row[0], **kwargs)
@@ -343,11 +448,15 @@ def run(argv: list[str] | None = None) -> int:
         for path in _generate(args):
             print(path)
     elif cmd == "demo":
-        print(api.render_demo(args.output, seed=args.seed, quiet=args.quiet))
+        print(
+            api.render_demo(args.output, seed=args.seed, quiet=args.quiet, overwrite=args.overwrite)
+        )
     elif cmd == "prompt":
         return _prompt_command(args)
     elif cmd == "plan":
         return _plan_command(args)
+    elif cmd == "serve":
+        return _serve_command(args)
     elif cmd == "data":
         out = api.make_world_dataset(
             args.kind,
@@ -364,9 +473,9 @@ def run(argv: list[str] | None = None) -> int:
         )
         print(out)
     elif cmd == "eval":
-        print(json.dumps(api.check_file(args.file, args.prompt), indent=2))
+        _print_json(api.check_file(args.file, args.prompt), "the check results")
     elif cmd == "rerun":
-        for path in api.rerun(args.sidecar, args.output):
+        for path in api.rerun(args.sidecar, args.output, overwrite=args.overwrite):
             print(path)
     elif cmd == "train":
         if args.args[:1] == ["video"]:
@@ -401,10 +510,13 @@ def _prompt_command(args: argparse.Namespace) -> int:
     from avgen import prompts
 
     if args.prompt_command == "parse":
-        print(json.dumps(api.parse_prompt(args.text), indent=2))
+        _print_json(api.parse_prompt(args.text), "the parsed prompt")
     elif args.prompt_command == "lint":
         report = api.lint_prompt(args.text, kind=args.kind, model=args.model)
-        print(json.dumps(report.to_dict(), indent=2) if args.json else report.format())
+        if args.json:
+            _print_json(report.to_dict(), "the lint report")
+        else:
+            print(report.format())
     else:
         if args.kind == "audio":
             mood, details = args.layers[0], " ".join(args.layers[1:])
@@ -416,9 +528,16 @@ def _prompt_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: one sentence on stderr and exit 2 for any user error."""
+    """Console entry point: one sentence on stderr and exit 2 for any user error; a reader that
+    stops early (``avgen prompt parse ... | head -1``) ends the command quietly."""
     try:
         code = run(argv)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+    except BrokenPipeError:
+        if not _stdout_closed():
+            raise  # a pipe of something else broke: not the reader going away
+        _silence_stdout()
+        raise SystemExit(0) from None
     except AvgenError as exc:
         msg = str(exc).rstrip()
         sys.stderr.write(f"avgen: {msg}\n")
@@ -427,6 +546,36 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.write("avgen: interrupted.\n")
         raise SystemExit(130) from None
     raise SystemExit(code)
+
+
+def _print_json(value: Any, what: str, indent: int = 2) -> None:
+    """Print ``value`` as standard JSON (AvgenError for a NaN or infinity, never ``NaN``)."""
+    from avgen.files import json_text
+
+    sys.stdout.write(json_text(value, what=what, indent=indent))
+
+
+def _stdout_closed() -> bool:
+    """True when nobody reads stdout any more (the pipe's reader has gone)."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(event & select.POLLERR for _, event in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll (Windows) or no real stdout
+        return True
+
+
+def _silence_stdout() -> None:
+    """Point stdout at the null device, so Python's final flush into the closed pipe is quiet."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (an embedded or captured one)
+        pass
 
 
 if __name__ == "__main__":

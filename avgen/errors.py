@@ -7,3 +7,7 @@ class AvgenError(Exception):
     The message is one sentence that names the bad value and what is allowed.
     The CLI prints it on stderr and exits with code 2; the API lets it propagate.
     """
+
+
+class OutputExistsError(AvgenError):
+    """An output file exists (or appeared while generating) and ``overwrite`` was not given."""

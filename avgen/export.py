@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -52,11 +51,13 @@ from avgen.audio.denoiser import AudioDenoiser
 from avgen.audio.vae import MelVAE
 from avgen.audio.vocoder import Vocoder
 from avgen.errors import AvgenError
+from avgen.files import temp_path
 from avgen.modeling import RENAMED_KEYS, PretrainedModel
 
 # the pipeline class lives beside the other pipelines; folders exported before it moved carry a
 # pipeline.py that imports it from here, so it stays importable from avgen.export
 from avgen.pipelines.exported_audio import PIPELINE_KEYS, AvgenAudioPipeline
+from avgen.ranges import spell
 
 KINDS = ("audio",)
 FORMATS = ("diffusers",)
@@ -211,7 +212,7 @@ def _stored_dtype(weights: Path) -> torch.dtype:
 
 def _temp_beside(out: Path) -> Path:
     """A fresh temporary folder next to ``out`` (same file system, so the rename is atomic)."""
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    tmp = temp_path(out)  # pid and random bits: two exports of one folder never collide
     if tmp.exists():
         shutil.rmtree(tmp)
     return tmp
@@ -286,14 +287,23 @@ def read_index(folder: str | Path) -> dict[str, Any]:
     path = Path(folder) / INDEX_NAME
     if not path.is_file():
         raise AvgenError(f"{folder} has no {INDEX_NAME}: not an exported avgen audio model.")
-    try:
-        index = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise AvgenError(f"{path} is not valid JSON ({exc.__class__.__name__}).") from exc
-    if not isinstance(index, dict) or index.get("_class_name") != PIPELINE_CLASS:
+    index = _json_object(path)
+    if index.get("_class_name") != PIPELINE_CLASS:
         found = index.get("_class_name") if isinstance(index, dict) else None
         raise AvgenError(f"{path} describes a {found or 'foreign'} pipeline, not {PIPELINE_CLASS}.")
     return index
+
+
+def _json_object(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path``; AvgenError for a file that is not one (binary, not JSON,
+    a list, nested too deep)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise AvgenError(f"{path} is not valid JSON ({exc.__class__.__name__}).") from None
+    if not isinstance(data, dict):
+        raise AvgenError(f"{path} does not hold a JSON object, so it is not an avgen export.")
+    return data
 
 
 def _load_component(folder: Path, name: str, device: str | torch.device) -> PretrainedModel:
@@ -303,14 +313,34 @@ def _load_component(folder: Path, name: str, device: str | torch.device) -> Pret
     cfg_path, weights = folder / name / "config.json", folder / name / WEIGHTS_NAME
     if not cfg_path.is_file() or not weights.is_file():
         raise AvgenError(f"{folder / name} lacks config.json or {WEIGHTS_NAME}.")
-    config = json.loads(cfg_path.read_text())
+    config = _json_object(cfg_path)
     if config.get("_class_name") != wrapper.__name__:
-        raise AvgenError(f"{cfg_path} holds a {config.get('_class_name')}, not {wrapper.__name__}.")
-    model = wrapper.avgen_class(**{k: v for k, v in config.items() if not k.startswith("_")})
-    state = load_file(str(weights), device=str(device))
+        found = spell(config.get("_class_name"))
+        raise AvgenError(f"{cfg_path} holds a {found}, not {wrapper.__name__}.")
+    fields = {k: v for k, v in config.items() if not k.startswith("_")}
+    known = set(wrapper.avgen_class.config_class.__dataclass_fields__)
+    known |= set(RENAMED_KEYS.get(wrapper.avgen_class.config_class.model_name, {}))
+    unknown = sorted(set(fields) - known)
+    if unknown:
+        raise AvgenError(f"{cfg_path} has a field {spell(unknown[0])} that {name} does not take.")
+    try:
+        model = wrapper.avgen_class(**fields)
+    except AvgenError as exc:
+        raise AvgenError(f"{cfg_path}: {exc}") from None
+    except (TypeError, ValueError, RuntimeError, ZeroDivisionError) as exc:
+        raise AvgenError(f"{cfg_path} does not fit {name}: {exc}.") from None
+    try:
+        state = load_file(str(weights), device=str(device))
+    except Exception as exc:  # safetensors raises several types for corrupt files
+        raise AvgenError(f"{weights} is not a readable safetensors file ({exc}).") from None
     if not all(k.startswith("model.") for k in state):
         raise AvgenError(f"{weights} has tensors outside 'model.'; it is not an avgen export.")
-    missing, unexpected = model.load_state_dict({k[6:]: v for k, v in state.items()}, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(
+            {k[6:]: v for k, v in state.items()}, strict=False
+        )
+    except RuntimeError:  # a tensor whose shape the config does not give
+        raise AvgenError(f"{weights} does not fit {cfg_path}: a tensor's shape differs.") from None
     if missing or unexpected:
         raise AvgenError(
             f"{weights} does not match {wrapper.avgen_class.__name__}: "
@@ -345,7 +375,12 @@ def load_exported(
     config = {key: index[name] for key, name in PIPELINE_KEYS.items() if name in index}
     sched_path = folder / "scheduler" / "scheduler_config.json"
     if sched_path.is_file():
-        config["shift"] = float(json.loads(sched_path.read_text()).get("shift", DEFAULTS["shift"]))
+        shift = _json_object(sched_path).get("shift", DEFAULTS["shift"])
+        if isinstance(shift, bool) or not isinstance(shift, int | float) or not 0 < shift < 1e6:
+            raise AvgenError(
+                f"{sched_path}: 'shift' must be a positive number, got {spell(shift)}."
+            )
+        config["shift"] = float(shift)
     if text_encoder is None:
         text_encoder = TextEncoder(folder / "text_encoder", device=device)
     pipe = TextToAudioPipeline(

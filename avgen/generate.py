@@ -31,16 +31,18 @@ class Job:
     call: dict[str, Any]
     settings: dict[str, Any]
     total_steps: int
-    write: Callable[[Path, Any], None]
+    write: Callable[[Path, Any, bool], None]  # (path, result, overwrite)
     record: Callable[[Any], dict[str, Any]]
 
 
 def run_with_progress(
     pipe: GeneratingPipeline, total: int, *, desc: str, quiet: bool, device: str, dtype: str,
-    **call: Any,
+    progress: Callable[[int, int], None] | None = None, **call: Any,
 ) -> Any:  # fmt: skip
     """Call ``pipe(**call)`` with a tqdm bar fed by its step callback; under autocast for
-    fp16/bf16 unless the pipeline loaded its weights in that dtype (diffusers folders)."""
+    fp16/bf16 unless the pipeline loaded its weights in that dtype (diffusers folders).
+    ``progress(step, total)`` also hears every step (the web app's progress and cancel: an
+    exception it raises stops the run)."""
     import torch
     from tqdm import tqdm
 
@@ -51,6 +53,8 @@ def run_with_progress(
 
         def tick(i: int, n: int) -> None:
             bar.update(i - bar.n)
+            if progress is not None:
+                progress(i, n)
 
         with torch.autocast(torch.device(device).type, dtype=amp, enabled=amp is not None):
             return pipe(callback=tick, **call)
@@ -65,23 +69,31 @@ def write_batch(
     quiet: bool,
     device: str,
     dtype: str,
+    overwrite: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Path]:
     """Run ``job`` once per path (seed + j for the j-th) and write each output, its previews
-    and its sidecar; returns the paths written."""
+    and its sidecar; returns the paths written. The sidecar's JSON is made before the output
+    is published (a value JSON cannot hold fails before any file); then the output, its
+    previews and its sidecar are published in that order, each refused without ``overwrite``
+    when its name exists (``avgen.files.publish``). ``progress(step, total)`` counts the steps
+    of the whole batch."""
     import torch
 
+    from avgen.files import write_text
     from avgen.prompts import parse_prompt
-    from avgen.sidecar import write_sidecar
+    from avgen.sidecar import sidecar_path, sidecar_text
 
     parsed = parse_prompt(job.prompt).to_dict()
     for j, path in enumerate(paths):
         generator = torch.Generator().manual_seed(seed + j)
+        done = j * job.total_steps
         result = run_with_progress(
             pipe, job.total_steps, desc=job.command, quiet=quiet, device=device, dtype=dtype,
+            progress=_batch_progress(progress, done, job.total_steps * len(paths)),
             prompt=job.prompt, generator=generator, **job.call,
         )  # fmt: skip
-        job.write(path, result)
-        write_sidecar(
+        text = sidecar_text(
             path,
             command=job.command,
             prompt=job.prompt,
@@ -91,7 +103,31 @@ def write_batch(
             parsed=parsed,
             extra=job.record(result),
         )
+        job.write(path, result, overwrite)
+        write_text(sidecar_path(path), text, overwrite=overwrite)
     return paths
+
+
+def run_files(command: str, path: Path, preview: bool) -> list[Path]:
+    """Every file one output of ``command`` ("audio", "video", "demo") makes: the output, its
+    previews when ``preview`` (audio: ``<output>.png``; video: ``<output>.gif`` and ``.png``)
+    and its sidecar ``<output>.json``."""
+    from avgen.sidecar import sidecar_path
+
+    previews = {"audio": (".png",), "video": (".gif", ".png")}.get(command, ())
+    files = [path]
+    if preview:
+        files += [path.with_name(path.name + ext) for ext in previews]
+    return files + [sidecar_path(path)]
+
+
+def _batch_progress(
+    progress: Callable[[int, int], None] | None, done: int, total: int
+) -> Callable[[int, int], None] | None:
+    """A per-sample step callback that reports ``progress(done + step, total)``."""
+    if progress is None:
+        return None
+    return lambda i, n: progress(done + i, total)
 
 
 # ----------------------------------------------------------------------------- audio
@@ -160,7 +196,9 @@ def audio_job(
     drawn = [(n.onset_s, n.duration_s, n.pitch) for n in plan.notes] if plan else None
     return Job(
         "audio", prompt, call, settings, steps * len(pipe.window_plan(duration)),
-        write=lambda path, result: _write_audio(path, result, options.preview, drawn),
+        write=lambda path, result, overwrite: _write_audio(
+            path, result, options.preview, overwrite, drawn
+        ),
         record=lambda r: {
             "clap_scores": r.clap_scores, "tempo_bpm": r.settings["tempo_bpm"], **plan_record
         },
@@ -177,13 +215,17 @@ def _shared_settings(options: GenerationOptions) -> dict[str, Any]:
     }
 
 
-def _write_audio(path: Path, result: Any, preview: bool, notes: list | None = None) -> None:
+def _write_audio(
+    path: Path, result: Any, preview: bool, overwrite: bool, notes: list | None = None
+) -> None:
     from avgen.media import write_audio, write_spectrogram_png
 
-    write_audio(path, result.audio, result.sample_rate)
+    write_audio(path, result.audio, result.sample_rate, overwrite=overwrite)
     if preview:
         png = path.with_name(path.name + ".png")
-        write_spectrogram_png(png, result.audio, result.sample_rate, notes=notes)
+        write_spectrogram_png(
+            png, result.audio, result.sample_rate, notes=notes, overwrite=overwrite
+        )
 
 
 # ----------------------------------------------------------------------------- video
@@ -248,8 +290,8 @@ def video_job(
     windows = pipe.window_plan(num_frames, has_context=source is not None)
     return Job(
         "video", prompt, call, settings, steps * len(windows),
-        write=lambda path, result: _write_video(
-            path, result, fps, upscale, options.preview, plan
+        write=lambda path, result, overwrite: _write_video(
+            path, result, fps, upscale, options.preview, overwrite, plan
         ),
         record=lambda result: {
             "windows": result.settings["windows"], "joins": result.joins, **plan_record
@@ -298,17 +340,23 @@ def _read_video_inputs(extra: dict[str, Any], width: int, height: int) -> tuple[
 
 
 def _write_video(
-    path: Path, result: Any, fps: int, upscale: int, preview: bool, plan: Any = None
+    path: Path,
+    result: Any,
+    fps: int,
+    upscale: int,
+    preview: bool,
+    overwrite: bool,
+    plan: Any = None,
 ) -> None:
     from avgen.media import upscale_frames, write_contact_sheet, write_gif, write_mp4
 
     frames = upscale_frames(result.frames, upscale) if upscale else result.frames
-    write_mp4(path, frames, fps)
+    write_mp4(path, frames, fps, overwrite=overwrite)
     if preview:
-        write_gif(path.with_name(path.name + ".gif"), frames, fps)
+        write_gif(path.with_name(path.name + ".gif"), frames, fps, overwrite=overwrite)
         tracks = None
         if plan is not None:
             source = int(result.settings.get("source_frames", 0))
             tracks = plan_tracks(plan, len(frames), fps, source)
         sheet = path.with_name(path.name + ".png")
-        write_contact_sheet(sheet, frames, max_frames=16, tracks=tracks)
+        write_contact_sheet(sheet, frames, max_frames=16, tracks=tracks, overwrite=overwrite)

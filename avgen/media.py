@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import secrets
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -23,6 +22,7 @@ from PIL import Image
 from scipy.signal import resample_poly
 
 from avgen.errors import AvgenError
+from avgen.files import atomic_path, check_new
 
 _AUDIO_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".mp3": "MP3"}
 _AUDIO_SUBTYPES = {"WAV": "PCM_16", "FLAC": "PCM_16", "OGG": "VORBIS", "MP3": "MPEG_LAYER_III"}
@@ -52,21 +52,20 @@ def check_writable(path: str | Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it onto `path` on success, delete it on error.
+def atomic_output(path: str | Path, *, overwrite: bool = True) -> Iterator[Path]:
+    """Yield a temporary path beside `path`, unique to this writer; publish it on success,
+    delete it on error (`avgen.files.atomic_path`).
 
-    The temporary name keeps the real extension last (`.out.tmp-1a2b3c4d.wav`), so libraries
-    that choose a format from the extension still work.
+    The temporary name keeps the real extension last (`.out.tmp-123-1a2b3c4d5e6f.wav`), so
+    libraries that choose a format from the extension still work. Without `overwrite` an
+    existing `path`, or one that appears while writing, is an OutputExistsError.
     """
     path = Path(path)
     check_writable(path)
-    tmp = path.with_name(f".{path.stem}.tmp-{secrets.token_hex(4)}{path.suffix}")
-    try:
+    if not overwrite:
+        check_new([path], overwrite=False)
+    with atomic_path(path, overwrite=overwrite) as tmp:
         yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 # ------------------------------------------------------------------ audio
@@ -109,12 +108,17 @@ def supported_audio_extensions() -> list[str]:
 
 
 def write_audio(
-    path: str | Path, audio: np.ndarray, sr: int, *, sample_rate: int | None = None
+    path: str | Path,
+    audio: np.ndarray,
+    sr: int,
+    *,
+    sample_rate: int | None = None,
+    overwrite: bool = True,
 ) -> Path:
     """Write (T,) or (C, T) float audio in [-1, 1]; format from the extension.
 
     `sample_rate`, when given, resamples from `sr` before writing. Values outside [-1, 1]
-    are clipped.
+    are clipped. Without `overwrite` an existing `path` is refused (OutputExistsError).
     """
     path = Path(path)
     ext = path.suffix.lower()
@@ -129,7 +133,7 @@ def write_audio(
         sr = int(sample_rate)
     data = np.clip(data, -1.0, 1.0).T  # (T, C) as soundfile wants
     fmt = _AUDIO_FORMATS[ext]
-    with atomic_output(path) as tmp:
+    with atomic_output(path, overwrite=overwrite) as tmp:
         try:
             sf.write(tmp, data, sr, format=fmt, subtype=_AUDIO_SUBTYPES[fmt])
         except (sf.LibsndfileError, RuntimeError, ValueError) as e:
@@ -236,8 +240,11 @@ def write_mp4(
     fps: float,
     audio: np.ndarray | None = None,
     sr: int = 16000,
+    *,
+    overwrite: bool = True,
 ) -> Path:
-    """Write H.264 (libx264, yuv420p, crf 18, faststart) video with optional AAC audio.
+    """Write H.264 (libx264, yuv420p, crf 18, faststart; one encoder thread, so the bytes do
+    not depend on the CPU count) video with optional AAC audio.
 
     Odd frame sizes are padded to even by repeating the last row/column. Audio (T,) or (C, T)
     is trimmed or padded with silence to exactly F / fps seconds so both streams end together.
@@ -255,11 +262,14 @@ def write_mp4(
         wave = np.clip(_as_audio(audio)[:2], -1.0, 1.0)  # (C, T), at most stereo
         n_samples = round(n_frames / rate * sr)
         wave = np.pad(wave[:, :n_samples], ((0, 0), (0, max(0, n_samples - wave.shape[1]))))
-    with atomic_output(path) as tmp:
+    with atomic_output(path, overwrite=overwrite) as tmp:
         with av.open(
             str(tmp), mode="w", format="mp4", container_options={"movflags": "+faststart"}
         ) as container:
-            vstream = container.add_stream("libx264", rate=rate, options={"crf": "18"})
+            # one encoder thread: x264 splits frames into as many slices as it has threads,
+            # so the bytes would depend on the machine's (or the process's) CPU count
+            options = {"crf": "18", "x264-params": "threads=1"}
+            vstream = container.add_stream("libx264", rate=rate, options=options)
             vstream.width, vstream.height, vstream.pix_fmt = width, height, "yuv420p"
             vstream.codec_context.time_base = 1 / rate
             if audio is not None:
@@ -310,7 +320,7 @@ def read_mp4(path: str | Path) -> tuple[np.ndarray, float, np.ndarray | None, in
     return frames, float(rate), audio.mean(axis=0, dtype=np.float32), sr
 
 
-def write_gif(path: str | Path, frames: np.ndarray, fps: float) -> Path:
+def write_gif(path: str | Path, frames: np.ndarray, fps: float, *, overwrite: bool = True) -> Path:
     """Write an endlessly looping GIF with Pillow (delays are whole 10 ms units, at least 20 ms).
 
     Pillow merges identical consecutive frames into one longer frame; total time is kept.
@@ -320,7 +330,7 @@ def write_gif(path: str | Path, frames: np.ndarray, fps: float) -> Path:
     frames = _as_frames(frames)
     delay = max(20, round(100 / _check_fps(fps)) * 10)  # ms; browsers slow down < 20 ms
     images = [Image.fromarray(f) for f in frames]
-    with atomic_output(path) as tmp:
+    with atomic_output(path, overwrite=overwrite) as tmp:
         images[0].save(
             tmp, format="GIF", save_all=True, append_images=images[1:], duration=delay, loop=0
         )
@@ -333,6 +343,7 @@ def write_contact_sheet(
     *,
     columns: int = 8,
     max_frames: int = 32,
+    overwrite: bool = True,
     tracks: np.ndarray | None = None,
 ) -> Path:
     """Write a PNG grid of up to `max_frames` evenly sampled frames, 2 px grey separators.
@@ -362,7 +373,7 @@ def write_contact_sheet(
                 f"tracks have shape {tuple(tracks.shape)}; expected ({n_frames}, objects, 2)."
             )
         _draw_tracks(image, tracks, idx, cols, h, w, sep)
-    with atomic_output(path) as tmp:
+    with atomic_output(path, overwrite=overwrite) as tmp:
         image.save(tmp, format="PNG")
     return path
 
@@ -483,6 +494,8 @@ def write_spectrogram_png(
     audio: np.ndarray,
     sr: int,
     notes: list[tuple[float, float, int]] | None = None,
+    *,
+    overwrite: bool = True,
 ) -> Path:
     """Plot the log-mel spectrogram as a PNG: 256 px tall, 100 px per second (400 to 8000 wide).
 
@@ -503,7 +516,7 @@ def write_spectrogram_png(
     image = image.resize((width, 256), Image.Resampling.BILINEAR)
     if notes:
         _draw_notes(image, notes, wave.shape[1] / sr, sr)
-    with atomic_output(path) as tmp:
+    with atomic_output(path, overwrite=overwrite) as tmp:
         image.save(tmp, format="PNG")
     return path
 

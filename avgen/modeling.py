@@ -14,6 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import re
+import types
+import typing
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -24,6 +28,8 @@ from torch import nn
 
 from avgen import __version__
 from avgen.errors import AvgenError
+from avgen.files import atomic_path, json_text
+from avgen.ranges import spell
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -43,6 +49,8 @@ RENAMED_KEYS: dict[str, dict[str, str]] = {
     "CLAP": {"channels": "block_out_channels"},
 }
 
+# load_state_dict's size-mismatch text: the tensor's name and its shape in the weights
+_SHAPE_RE = re.compile(r"for (\S+): copying a param with shape torch.Size\((\[.*?\])\)")
 T = TypeVar("T", bound="PretrainedModel")
 C = TypeVar("C", bound="ModelConfig")
 
@@ -62,6 +70,44 @@ def upgrade_config(class_name: str, config: Mapping[str, Any]) -> dict[str, Any]
     return out
 
 
+def _fits(value: Any, hint: Any) -> bool:
+    """``value`` (read from JSON or given as a keyword) has the type a config field declares:
+    bool, int (not bool), float (an int or float, finite), str, tuple[...] (a list or tuple)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        return number and math.isfinite(value)
+    if hint is str:
+        return isinstance(value, str)
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_fits(v, args[0]) for v in value)
+        return len(value) == len(args) and all(map(_fits, value, args))
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, a) for a in args)
+    return True  # a type this check does not know: left to the model
+
+
+def _describe(hint: Any) -> str:
+    """A field type in words: "a whole number", "a list of 3 numbers", ..."""
+    words = {bool: "true or false", int: "a whole number", float: "a finite number", str: "text"}
+    if hint in words:
+        return words[hint]
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is tuple and args:
+        item = _describe(args[0]).removeprefix("a ").removeprefix("finite ")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a list of {item}s"
+        return f"a list of {len(args)} {item}s"
+    return str(hint)
+
+
 @dataclasses.dataclass
 class ModelConfig(Mapping[str, Any]):
     """Base of the models' dataclass configs: the constructor's arguments, JSON-ready.
@@ -75,8 +121,15 @@ class ModelConfig(Mapping[str, Any]):
     model_name: ClassVar[str] = ""
 
     def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
+            hint = hints.get(field.name)
+            if hint is not None and not _fits(value, hint):
+                raise AvgenError(
+                    f"the {self.model_name or type(self).__name__} config's {field.name!r} must "
+                    f"be {_describe(hint)}, got {spell(value)}."
+                )
             if isinstance(value, list):
                 setattr(self, field.name, tuple(value))
 
@@ -138,13 +191,14 @@ class PretrainedModel(nn.Module):
             "_avgen_version": __version__,
             **self.config.to_dict(),
         }
-        tmp_cfg = folder / f".{CONFIG_NAME}.tmp"
-        tmp_cfg.write_text(json.dumps(config, indent=2) + "\n")
+        text = json_text(config, what=str(folder / CONFIG_NAME), indent=2)
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        tmp_w = folder / f".{WEIGHTS_NAME}.tmp"
-        save_file(state, str(tmp_w), metadata={"format": "pt", "class": type(self).__name__})
-        tmp_cfg.replace(folder / CONFIG_NAME)
-        tmp_w.replace(folder / WEIGHTS_NAME)
+        # unique temporary names (concurrent savers never collide); config first, then weights
+        with atomic_path(folder / WEIGHTS_NAME) as tmp_w:
+            with atomic_path(folder / CONFIG_NAME) as tmp_cfg:
+                tmp_cfg.write_text(text)
+                meta = {"format": "pt", "class": type(self).__name__}
+                save_file(state, str(tmp_w), metadata=meta)
         return folder
 
     @classmethod
@@ -164,7 +218,15 @@ class PretrainedModel(nn.Module):
                 f"{folder} holds a {found or 'foreign'} checkpoint, not a {cls.__name__}."
             )
         fields = {k: v for k, v in config.items() if not k.startswith("_")}
-        return upgrade_config(cls.config_class.model_name, fields)
+        fields = upgrade_config(cls.config_class.model_name, fields)
+        known = {f.name for f in dataclasses.fields(cls.config_class)}
+        unknown = sorted(set(fields) - known)
+        if unknown:
+            raise AvgenError(
+                f"{path} does not fit {cls.__name__}: unknown field {spell(unknown[0])} "
+                f"(its fields: {', '.join(sorted(known))})."
+            )
+        return fields
 
     @classmethod
     def from_pretrained(
@@ -172,10 +234,13 @@ class PretrainedModel(nn.Module):
     ) -> T:
         """Rebuild the model from ``folder`` and load its weights (strict)."""
         config = cls.load_config(folder)
+        path = Path(folder) / CONFIG_NAME
         try:
             model = cls(**config)
-        except TypeError as exc:
-            raise AvgenError(f"{folder}/{CONFIG_NAME} does not fit {cls.__name__}: {exc}.") from exc
+        except AvgenError as exc:  # a field of the wrong type or out of the model's range
+            raise AvgenError(f"{path}: {exc}") from None
+        except (TypeError, ValueError, RuntimeError, ZeroDivisionError) as exc:
+            raise AvgenError(f"{path} does not fit {cls.__name__}: {exc}.") from None
         weights = Path(folder) / WEIGHTS_NAME
         if not weights.is_file():
             raise AvgenError(f"{weights} is missing.")
@@ -183,7 +248,14 @@ class PretrainedModel(nn.Module):
             state = load_file(str(weights), device=str(device))
         except Exception as exc:  # safetensors raises several types for corrupt files
             raise AvgenError(f"{weights} is not a readable safetensors file ({exc}).") from exc
-        missing, unexpected = model.load_state_dict(state, strict=False)
+        try:
+            missing, unexpected = model.load_state_dict(state, strict=False)
+        except RuntimeError as exc:  # a tensor whose shape the config does not give
+            m = _SHAPE_RE.search(str(exc))
+            what = f"{m.group(1)} is {m.group(2)} in the weights" if m else "a tensor differs"
+            raise AvgenError(
+                f"{weights} does not fit {path}: {what}, not what the config gives."
+            ) from None
         if missing or unexpected:
             raise AvgenError(
                 f"{weights} does not match {cls.__name__}: "

@@ -36,6 +36,7 @@ import torch
 from avgen.audio.clap import frechet_distance
 from avgen.audio.mel import HOP, MelFrontEnd, griffin_lim
 from avgen.audio.vocoder import waveform_errors
+from avgen.files import write_text
 from avgen.pipelines.text_to_audio import TextToAudioPipeline, default_audio_model_dir
 from avgen.worlds.audio_checks import check_audio
 from avgen.worlds.sound import render_sound_clip
@@ -278,12 +279,8 @@ def write_markdown(r: dict, args: argparse.Namespace, path: Path) -> None:
             f"{s['rtf']:.3f} |"
         )
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(path)
-    jtmp = path.with_suffix(".json.tmp")
-    jtmp.write_text(json.dumps(r, indent=2, default=str) + "\n")
-    jtmp.replace(path.with_suffix(".json"))
+    write_text(path, "\n".join(lines) + "\n")  # unique temporary names, then a rename
+    write_text(path.with_suffix(".json"), json.dumps(r, indent=2, default=str) + "\n")
 
 
 def _relative(path: Path) -> str:

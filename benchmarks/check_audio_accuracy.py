@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from avgen.files import write_text
 from avgen.worlds.audio_checks import check_audio
 from avgen.worlds.sound import render_sound_clip
 
@@ -135,9 +136,7 @@ def write_markdown(out: Path, result: dict, command: str, wall_s: float, seed_st
     ]
     text = "\n".join(lines)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(text)
-    tmp.replace(out)
+    write_text(out, text)  # a unique temporary name, then a rename
     return text
 
 

@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 from avgen.audio.mel import MelFrontEnd, griffin_lim
+from avgen.files import write_text
 from avgen.pipelines.text_to_audio import TextToAudioPipeline
 from avgen.vocab import INSTRUMENTS, RAGA_INSTRUMENTS
 from avgen.worlds.audio_checks import check_audio
@@ -426,12 +427,8 @@ def write_report(r: dict, args: argparse.Namespace, path: Path) -> None:
             )
         lines.append("")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(path)
-    jtmp = path.with_suffix(".json.tmp")
-    jtmp.write_text(json.dumps(r, indent=1, default=str) + "\n")
-    jtmp.replace(path.with_suffix(".json"))
+    write_text(path, "\n".join(lines) + "\n")  # unique temporary names, then a rename
+    write_text(path.with_suffix(".json"), json.dumps(r, indent=1, default=str) + "\n")
 
 
 def training_seeds(adapter: Path) -> set[int]:

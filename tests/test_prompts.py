@@ -486,7 +486,7 @@ def test_builders_reject_bad_input(call):
 def test_check_duration():
     assert check_duration(600) == 600.0 and check_duration(0.5) == 0.5
     for bad in (0, -1, 600.5, float("nan"), float("inf")):
-        with pytest.raises(AvgenError, match="duration must be between 0 and 600 seconds, got"):
+        with pytest.raises(AvgenError, match="duration must be more than 0 and at most 600"):
             check_duration(bad)
     with pytest.raises(AvgenError):
         check_duration("ten")  # type: ignore[arg-type]
@@ -685,3 +685,9 @@ def test_particles_drifting_down_give_no_object_a_direction():
     assert p.particles == ["snow"]
     p = parse_prompt("a violet ball bouncing against snowy mountains as snowfall drifts down")
     assert p.objects[0].direction is None
+
+
+def test_digit_like_characters_are_words_not_counts() -> None:
+    """'²' and '³' pass str.isdigit() but are no numbers int() reads (found by schemathesis)."""
+    assert parse_prompt("a ball ² bouncing ³").to_dict()["objects"]
+    assert lint_prompt("a drum at ² ³", kind="audio").text == "a drum at ² ³"

@@ -279,10 +279,12 @@ def save_ema(model: torch.nn.Module, ema, path_stem: Path, meta: dict, dtype: to
             size = 0
         parts[-1][k] = v
         size += nbytes
+    from avgen.files import temp_path
+
     for i, part in enumerate(parts):
         name = path_stem.name + (f".part{i}" if len(parts) > 1 else "") + ".safetensors"
         target = path_stem.with_name(name)
-        tmp = target.with_name(f".{name}.tmp")
+        tmp = temp_path(target)
         save_file(part, str(tmp), metadata={k: json.dumps(v) for k, v in meta.items()})
         os.replace(tmp, target)
 

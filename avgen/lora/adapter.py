@@ -33,6 +33,7 @@ from torch import nn
 
 from avgen import __version__
 from avgen.errors import AvgenError
+from avgen.files import atomic_folder, json_text
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
@@ -317,9 +318,6 @@ def write_adapter(
     state = lora_state_dict(module)
     if not state:
         raise AvgenError("the model has no LoRA layers to save.")
-    tmp = folder / ".adapter.tmp"
-    tmp.mkdir(exist_ok=True)
-    save_file(state, str(tmp / ADAPTER_WEIGHTS), metadata={"format": "pt", "avgen": __version__})
     saved = dict(config.to_dict())
     saved["target_modules"] = (
         sorted(saved["target_modules"])
@@ -327,11 +325,17 @@ def write_adapter(
         else saved.get("target_modules")
     )
     saved["peft_type"] = "LORA"
-    (tmp / ADAPTER_CONFIG).write_text(json.dumps(saved, indent=2, default=str) + "\n")
     full = {"_class": RECORD_CLASS, "format": 1, "avgen_version": __version__, **record}
-    (tmp / ADAPTER_RECORD).write_text(json.dumps(full, indent=2) + "\n")
-    (tmp / ADAPTER_CARD).write_text(card)
-    for name in (ADAPTER_WEIGHTS, ADAPTER_CONFIG, ADAPTER_RECORD, ADAPTER_CARD):
-        os.replace(tmp / name, folder / name)
-    tmp.rmdir()
+    texts = {
+        ADAPTER_CONFIG: json_text(saved, what=ADAPTER_CONFIG, indent=2, default=str),
+        ADAPTER_RECORD: json_text(full, what=ADAPTER_RECORD, indent=2),
+        ADAPTER_CARD: card,
+    }
+    with atomic_folder(folder / ".adapter") as tmp:  # a unique name: savers never collide
+        meta = {"format": "pt", "avgen": __version__}
+        save_file(state, str(tmp / ADAPTER_WEIGHTS), metadata=meta)
+        for name, text in texts.items():
+            (tmp / name).write_text(text)
+        for name in (ADAPTER_WEIGHTS, ADAPTER_CONFIG, ADAPTER_RECORD, ADAPTER_CARD):
+            os.replace(tmp / name, folder / name)
     return folder

@@ -41,10 +41,10 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 
 from avgen.audio.mel import MelFrontEnd
 from avgen.errors import AvgenError
+from avgen.files import temp_path
 from avgen.lora.adapter import (
     ADAPTER_FILES,
     AVGEN_TARGETS,
@@ -61,11 +61,11 @@ from avgen.train.common import (
     Checkpointer,
     ComponentLoop,
     LossLog,
-    cycle,
     make_accelerator,
     request_stop,
 )
 from avgen.train.options import add_loop_options, loop_options
+from avgen.train.streams import seed_init
 
 NAME = "lora"
 RUN_FILE = "run.json"
@@ -154,7 +154,7 @@ def data_key(folder: Path, *extra: Any) -> str:
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
     """Write a safetensors cache file atomically (temporary name, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = temp_path(path)
     save_file(tensors, str(tmp))
     os.replace(tmp, path)
 
@@ -212,17 +212,6 @@ class LoraTrainer(ComponentLoop):
         self.base_dir = Path(base)
         self.kind = base_kind(self.base_dir)
         self.base_label = str(args.base) if args.base is not None else "avgen/models/audio"
-
-    def index_batches(self, name: str, start: int) -> Any:
-        """Endless shuffled index batches through a prepared DataLoader (DDP shards it)."""
-        ds = TensorDataset(torch.arange(self.data.n))
-        gen = torch.Generator().manual_seed(self.args.seed)
-        loader = DataLoader(
-            ds, batch_size=self.batch[name], shuffle=True, drop_last=False, generator=gen
-        )
-        loader = self.acc.prepare(loader)
-        for (idx,) in cycle(loader, getattr(getattr(loader, "sampler", None), "set_epoch", None)):
-            yield idx.cpu()
 
     # ------------------------------------------------------------------ data sets
 
@@ -355,6 +344,7 @@ class LoraTrainer(ComponentLoop):
             default_targets = UNET_TARGETS
         config = self.lora_config(default_targets)
         base_params = sum(p.numel() for p in module.parameters())
+        seed_init(self.args.seed, NAME)  # the LoRA matrices' initial values
         inject_lora(module, config)
         model = LoraModule(module)
         stored = self.check_resume(run_record(base, config))
@@ -408,7 +398,7 @@ class LoraTrainer(ComponentLoop):
                     p.copy_(backup[n])
         run = {**run_record(info["base"], info["config"]), "train_s": train_s, "step": step}
         path = self.out / "checkpoints" / NAME / RUN_FILE
-        tmp = path.with_name(f".{RUN_FILE}.tmp")
+        tmp = temp_path(path)
         tmp.write_text(json.dumps(run, indent=2) + "\n")
         os.replace(tmp, path)
 

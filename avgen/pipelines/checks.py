@@ -1,106 +1,24 @@
-"""Input checks that the API, avgen's pipelines and the diffusers adapters share: one table of
-ranges (``RANGES``) that every range check and its error sentence read, one sentence each."""
+"""Input checks that the API, avgen's pipelines and the diffusers adapters share, one sentence
+each; the table of ranges they read (``RANGES``, ``check_range``) lives in ``avgen.ranges``."""
 
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from avgen.errors import AvgenError
+from avgen.ranges import MAX_VIDEO_SECONDS, RANGES, Range, check_range
 
-
-@dataclass(frozen=True)
-class Range:
-    """An allowed range: ``low`` to ``high`` in ``unit``; ``whole`` for whole numbers;
-    ``open_low`` / ``open_high`` when that end is excluded; ``span`` words a closed range
-    "between" (for amounts) or "from" (for sizes that are snapped to a grid)."""
-
-    name: str
-    low: float
-    high: float
-    unit: str = ""
-    whole: bool = False
-    open_low: bool = False
-    open_high: bool = False
-    span: str = "between"
-
-    def contains(self, value: float) -> bool:
-        above = value > self.low if self.open_low else value >= self.low
-        below = value < self.high if self.open_high else value <= self.high
-        return bool(above and below)
-
-    def sentence(self, value: Any, low: float | None = None, high: float | None = None) -> str:
-        """ "<name> must be ... , got <value>." with this range (or ``low`` / ``high``)."""
-        lo, hi = self.low if low is None else low, self.high if high is None else high
-        unit = f" {self.unit}" if self.unit else ""
-        if self.whole:
-            return f"{self.name} must be a whole number from {lo} to {hi}{unit}, got {value!r}."
-        number = isinstance(value, int | float) and not isinstance(value, bool)
-        got = f"{value:g}" if number else repr(value)
-        if self.open_low and not self.open_high:
-            span = f"more than {lo:g} and at most {hi:g}{unit}"
-        elif self.span == "from":
-            span = f"from {lo:g} to {hi:g}{unit}"
-        else:
-            span = f"between {lo:g} and {hi:g}{unit}"
-            span += " (exclusive)" if self.open_low and self.open_high else ""
-        return f"{self.name} must be {span}, got {got}."
-
-
-_TABLE = (
-    Range("steps", 1, 1000, whole=True),
-    Range("guidance", 0.0, 50.0),
-    Range("batch", 1, 64, whole=True),
-    Range("seed", 0, 2**63 - 1, whole=True),
-    Range("candidates", 1, 16, whole=True),
-    Range("duration", 0.0, 600.0, "seconds", open_low=True),
-    Range("audio duration", 1.0, 60.0, "seconds"),
-    Range("init audio duration", 1.0, 60.0, "seconds"),
-    Range("video duration", 0.125, 30.0, "seconds"),
-    Range("strength", 0.0, 1.0, open_low=True),
-    Range("super-resolution cut-off", 0.0, 8000.0, "Hz", open_low=True, open_high=True),
-    Range("fps", 1, 30, whole=True),
-    Range("upscale", 0, 4096, "pixels", whole=True),
-    Range("width", 32, 256, "pixels", span="from"),  # avgen's models; diffusers' up to 2048
-    Range("height", 32, 256, "pixels", span="from"),
-)
-#: Every range a generating input is checked against, by name.
-RANGES: dict[str, Range] = {r.name: r for r in _TABLE}
-MAX_VIDEO_SECONDS = RANGES["video duration"].high
-
-
-def check_range(
-    name: str,
-    value: Any,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    label: str | None = None,
-) -> Any:
-    """``value`` checked against ``RANGES[name]`` (``low`` / ``high`` narrow it for one model;
-    ``label`` names it in the sentence); returns it. One AvgenError sentence otherwise."""
-    rng = RANGES[name]
-    if label is not None:
-        rng = replace(rng, name=label)
-    lo, hi = rng.low if low is None else low, rng.high if high is None else high
-    bounded = replace(rng, low=lo, high=hi)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        if rng.whole:
-            raise AvgenError(rng.sentence(value, lo, hi))
-        try:
-            float(value)
-        except (TypeError, ValueError):
-            unit = f" of {rng.unit}" if rng.unit else ""
-            raise AvgenError(f"{rng.name} must be a number{unit}, got {value!r}.") from None
-        raise AvgenError(rng.sentence(value, lo, hi))
-    if rng.whole and not float(value).is_integer():
-        raise AvgenError(rng.sentence(value, lo, hi))
-    if math.isnan(value) or not bounded.contains(value):
-        raise AvgenError(rng.sentence(value, lo, hi))
-    return value
+__all__ = [
+    "MAX_VIDEO_SECONDS",
+    "RANGES",
+    "Range",
+    "check_frames",
+    "check_range",
+    "check_sampling",
+    "read_pipeline_config",
+]
 
 
 def check_sampling(prompt: str, num_inference_steps: int, guidance_scale: float, what: str) -> None:

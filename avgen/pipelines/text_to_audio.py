@@ -18,7 +18,6 @@ The frozen MiniLM text encoder is loaded once per process and shared by every pi
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from avgen.audio.vocoder import Vocoder
 from avgen.diffusion.flow import sample, timestep_schedule
 from avgen.diffusion.windows import overlap_inpaint, plan_windows, window_callback
 from avgen.errors import AvgenError
+from avgen.files import write_json
 from avgen.pipelines.audio_to_audio import AudioToAudioSteps, check_cutoff, check_init
 from avgen.pipelines.checks import check_range, check_sampling, read_pipeline_config
 from avgen.plan.notes import NotePlan
@@ -218,9 +218,7 @@ class TextToAudioPipeline(AudioToAudioSteps):
         if self.clap is not None:
             self.clap.save_pretrained(folder / "clap")
         cfg = {"_class": PIPELINE_CLASS, **{k: self.config[k] for k in DEFAULTS}}
-        tmp = folder / f".{PIPELINE_CONFIG}.tmp"
-        tmp.write_text(json.dumps(cfg, indent=2) + "\n")
-        tmp.replace(folder / PIPELINE_CONFIG)
+        write_json(folder / PIPELINE_CONFIG, cfg)  # a unique temporary name, then a rename
         return folder
 
     def to(self, device: str | torch.device) -> TextToAudioPipeline:

@@ -29,7 +29,6 @@ plan's frame 0 is the first new frame (after an extended clip; an init image is 
 
 from __future__ import annotations
 
-import json
 import math
 import warnings
 from collections.abc import Callable
@@ -44,6 +43,7 @@ import torch
 from avgen.diffusion.flow import sample, timestep_schedule
 from avgen.diffusion.windows import window_callback
 from avgen.errors import AvgenError
+from avgen.files import write_json
 from avgen.pipelines.checks import (
     RANGES,
     check_frames,
@@ -201,9 +201,7 @@ class TextToVideoPipeline:
         self.vae.save_pretrained(folder / "vae")
         self.dit.save_pretrained(folder / "dit")
         cfg = {"_class": PIPELINE_CLASS, **{k: self.config[k] for k in DEFAULTS}}
-        tmp = folder / f".{PIPELINE_CONFIG}.tmp"
-        tmp.write_text(json.dumps(cfg, indent=2) + "\n")
-        tmp.replace(folder / PIPELINE_CONFIG)
+        write_json(folder / PIPELINE_CONFIG, cfg)  # a unique temporary name, then a rename
         return folder
 
     def to(self, device: str | torch.device) -> TextToVideoPipeline:

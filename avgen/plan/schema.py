@@ -137,10 +137,12 @@ def read_json(source: str | Path | dict) -> dict:
         raise PlanError(f"plan file {path} is nested too deeply to be a plan.") from e
 
 
-def write_json(data: dict, path: str | Path) -> None:
-    """Write a plan as standard, indented JSON, atomically (``media.atomic_output``)."""
+def write_json(data: dict, path: str | Path, *, overwrite: bool = True) -> None:
+    """Write a plan as standard, indented JSON, atomically (``media.atomic_output``); without
+    ``overwrite`` an existing file is refused."""
+    from avgen.files import json_text
     from avgen.media import atomic_output
 
-    body = json.dumps(data, indent=1, allow_nan=False) + "\n"
-    with atomic_output(path) as tmp:
+    body = json_text(data, what=f"the plan {path}", indent=1)
+    with atomic_output(path, overwrite=overwrite) as tmp:
         Path(tmp).write_text(body, encoding="utf-8")

@@ -21,10 +21,16 @@ from avgen.prompts.builder import (
 )
 from avgen.prompts.lexicon import _STOPWORDS, _Match, _phrase
 from avgen.prompts.parser import ParsedPrompt, _analyse
+from avgen.ranges import RANGES
 
 
 def _vocabulary_section(card: Path) -> set[str]:
-    lines = card.read_text(encoding="utf-8").splitlines()
+    try:
+        lines = card.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AvgenError(
+            f"model card {card} is not readable UTF-8 text ({type(exc).__name__})."
+        ) from None
     starts = [i for i, line in enumerate(lines) if line.strip().lower() == "## vocabulary"]
     if not starts:
         raise AvgenError(f"model card {card} has no '## Vocabulary' section listing its words")
@@ -184,7 +190,10 @@ def _warnings(p: ParsedPrompt, matches: list[_Match]) -> list[str]:
         out.append(f"duration {p.duration_s:g} s is outside 0-600 seconds and will be rejected")
     if p.tempo_bpm is not None:
         low, high = vocab.TEMPO_RANGE
-        if not low <= p.tempo_bpm <= high:
+        if not RANGES["tempo"].contains(p.tempo_bpm):
+            top = RANGES["tempo"].high
+            out.append(f"{p.tempo_bpm:g} BPM is outside 0-{top:g} BPM and will be rejected")
+        elif not low <= p.tempo_bpm <= high:
             out.append(f"{p.tempo_bpm:g} BPM is outside the worlds' {low}-{high} BPM range")
         words = {str(k) for m in matches for c, k in m.readings if c == "tempo_class"}
         if words - {p.tempo_class}:

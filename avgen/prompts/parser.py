@@ -10,6 +10,7 @@ default. The duration, tempo and speed found feed the generation parameters and 
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import asdict, dataclass, field, replace
 
@@ -27,6 +28,7 @@ from avgen.prompts.lexicon import (
     _side,
     _tokens,
 )
+from avgen.ranges import RANGES
 
 _NUMBER_WORDS = {
     w: float(i)
@@ -34,11 +36,18 @@ _NUMBER_WORDS = {
         "zero one two three four five six seven eight nine ten eleven twelve".split()
     )
 } | {"fifteen": 15.0, "twenty": 20.0, "thirty": 30.0, "forty": 40.0, "sixty": 60.0, "ninety": 90.0}
-_BPM_RE = re.compile(r"\b(\d+(?:\.\d+)?)\s*-?\s*(?:bpm|beats per minute)\b")
+# ASCII digits only (``\d`` would take "١٢٠" and "²"), an optional minus sign right before
+# the number ("-3 BPM"; "100-120 BPM" reads 120), possessive spaces (no backtracking on a run
+# of blanks).
+_NUMBER = r"(?<![\w.])(-?)([0-9]+(?:\.[0-9]+)?)"
+_BPM_RE = re.compile(rf"{_NUMBER}\s*+(?:-\s*+)?(?:bpm|beats per minute)\b")
 _DURATION_RE = re.compile(
-    r"\b(?:(\d+(?:\.\d+)?)\s*-?\s*(seconds?|secs?|s|minutes?|mins?)"
-    rf"|({'|'.join(_NUMBER_WORDS)})[\s-]+(seconds?|minutes?))\b"
+    rf"(?:{_NUMBER}\s*+(?:-\s*+)?(seconds?|secs?|s|minutes?|mins?)"
+    rf"|\b({'|'.join(_NUMBER_WORDS)})[\s-]++(seconds?|minutes?))\b"
 )
+#: Digits a number in a prompt may have before its point (a count, seconds, BPM); a longer one
+#: is refused (a tempo or duration) or not read as a count.
+MAX_NUMBER_DIGITS = 6
 
 
 @dataclass
@@ -89,20 +98,45 @@ class ParsedPrompt:
         return asdict(self)
 
 
+def _number(sign: str, digits: str, what: str) -> float:
+    """A prompt's number for ``what`` ("tempo", "duration"); AvgenError with the range of
+    ``RANGES[what]`` when it is negative or longer than MAX_NUMBER_DIGITS digits."""
+    whole = digits.split(".")[0]
+    if len(whole) <= MAX_NUMBER_DIGITS and not sign:
+        return float(digits)
+    shown = sign + (digits if len(digits) <= 12 else f"{digits[:6]}...({len(whole)} digits)")
+    raise AvgenError(f"the prompt's {RANGES[what].sentence(None, shown=shown)}")
+
+
 def _extract_numbers(text: str) -> tuple[str, float | None, float | None]:
-    """Remove "120 BPM" and "10 seconds"-like spans; return (rest, duration_s, tempo_bpm)."""
+    """Remove "120 BPM" and "10 seconds"-like spans; return (rest, duration_s, tempo_bpm).
+
+    A negative or overlong number (more than MAX_NUMBER_DIGITS digits) raises AvgenError naming
+    the range; a value inside that limit is checked where it is used (generation, the linter).
+    """
     bpm = duration = None
     m = _BPM_RE.search(text)
     if m:
-        bpm = float(m.group(1))
+        bpm = _number(m.group(1), m.group(2), "tempo")
         text = text[: m.start()] + " " + text[m.end() :]
     m = _DURATION_RE.search(text)
     if m:
-        number, unit = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
-        value = _NUMBER_WORDS[number] if number in _NUMBER_WORDS else float(number)
+        if m.group(2):
+            number, unit = m.group(2), m.group(3)
+            value = _number(m.group(1), number, "duration")
+        else:
+            number, unit = m.group(4), m.group(5)
+            value = _NUMBER_WORDS[number]
         duration = value * (60.0 if unit.startswith("m") else 1.0)
         text = text[: m.start()] + " " + text[m.end() :]
     return text, duration, bpm
+
+
+def _is_count(tok: str) -> bool:
+    """A count word ("four") or ASCII digits of at most MAX_NUMBER_DIGITS ("4"; not "²")."""
+    if tok in _NUMBER_WORDS:
+        return True
+    return tok.isascii() and tok.isdigit() and len(tok) <= MAX_NUMBER_DIGITS
 
 
 def _scan(text: str) -> tuple[list[_Match], list[str]]:
@@ -124,7 +158,7 @@ def _scan(text: str) -> tuple[list[_Match], list[str]]:
             hint = next((side for side, ws in _HINTS.items() if tok in ws), None)
             if tok in _PUNCT or tok in _BOUNDARY:
                 chunk += 1
-            elif tok.isdigit() or tok in _NUMBER_WORDS:  # "4 balls", "four balls"
+            elif _is_count(tok):  # "4 balls", "four balls"
                 n = int(_NUMBER_WORDS[tok]) if tok in _NUMBER_WORDS else int(tok)
                 if n > 0:
                     matches.append(_Match((tok,), (("count", n),), i - 1, chunk))
@@ -135,22 +169,33 @@ def _scan(text: str) -> tuple[list[_Match], list[str]]:
     return matches, list(dict.fromkeys(unknown))
 
 
-def _pick_side(m: _Match, matches: list[_Match], has_audio: bool, has_objects: bool) -> str:
-    """Which side ("video"/"audio") an ambiguous word is read on (see the module docstring)."""
-    neighbours = [n for n in matches if n.chunk == m.chunk and len(n.sides) == 1]
-    local = {s for n in neighbours for s in n.sides}
-    if len(local) == 1:
-        return local.pop()
-    if len(local) == 2:  # both sides in the clause: the nearest word decides (ties: the next)
-        nearest = min(neighbours, key=lambda n: (abs(n.start - m.start), n.start < m.start))
+@dataclass
+class _Clause:
+    """The one-sided matches of a clause, in prompt order, and the sides they name."""
+
+    starts: list[int] = field(default_factory=list)
+    matches: list[_Match] = field(default_factory=list)
+    sides: set[str] = field(default_factory=set)
+
+
+def _pick_side(
+    m: _Match, clause: _Clause, everywhere: set[str], has_audio: bool, has_objects: bool
+) -> str:
+    """Which side ("video"/"audio") an ambiguous word is read on (see the module docstring).
+
+    ``clause``: the one-sided words of ``m``'s clause; ``everywhere``: the sides the whole
+    prompt names (computed once per prompt, so a long prompt parses in linear time)."""
+    if len(clause.sides) == 1:
+        return next(iter(clause.sides))
+    if len(clause.sides) == 2:  # both sides in the clause: the nearest word decides (ties: next)
+        i = bisect.bisect_left(clause.starts, m.start)
+        around = clause.matches[max(i - 1, 0) : i + 1]
+        nearest = min(around, key=lambda n: (abs(n.start - m.start), n.start < m.start))
         return next(iter(nearest.sides))
     if m.words in (("rising",), ("falling",)):  # motions only with a visual object
         return "video" if has_objects or not has_audio else "audio"
-    everywhere = {s for n in matches if len(n.sides) == 1 for s in n.sides}
-    if has_audio:
-        everywhere.add("audio")
     if len(everywhere) == 1:
-        return everywhere.pop()
+        return next(iter(everywhere))
     return _DEFAULT_SIDE.get(m.words, "audio")
 
 
@@ -158,10 +203,20 @@ def _resolve(matches: list[_Match], has_bpm: bool) -> list[_Match]:
     """Keep, for each word shared by both sides, only the readings of its side."""
     has_audio = has_bpm or any(n.sides == {"audio"} for n in matches)
     has_objects = any(r[0] in ("shape", "colour") for n in matches for r in n.readings)
+    clauses: dict[int, _Clause] = {}
+    for n in matches:
+        if len(n.sides) == 1:
+            clause = clauses.setdefault(n.chunk, _Clause())
+            clause.starts.append(n.start)
+            clause.matches.append(n)
+            clause.sides |= n.sides
+    everywhere = {s for c in clauses.values() for s in c.sides}
+    everywhere |= {"audio"} if has_audio else set()
     out = []
     for m in matches:
         if len(m.sides) > 1:
-            side = _pick_side(m, matches, has_audio, has_objects)
+            clause = clauses.get(m.chunk, _Clause())
+            side = _pick_side(m, clause, everywhere, has_audio, has_objects)
             m = replace(m, readings=tuple(r for r in m.readings if _side(r) in (side, None)))
         out.append(m)
     return out
@@ -179,26 +234,38 @@ def _build_objects(matches: list[_Match]) -> list[ParsedObject]:
     objects: list[ParsedObject] = []
     targets: list[ParsedObject] = []
     pending: dict | None = None
+    # the objects with no motion / no size yet (kept as lists, so a long prompt stays linear)
+    unmoved: list[ParsedObject] = []
+    unsized: list[ParsedObject] = []
+
+    def add(obj: ParsedObject) -> None:
+        nonlocal targets
+        objects.append(obj)
+        targets = [obj]
+        unmoved.extend([obj] if obj.motion is None else [])
+        unsized.extend([obj] if obj.size is None else [])
 
     def attach(attrs: dict) -> None:  # words after the noun
         nonlocal targets
         if "motion" in attrs:
-            targets = [o for o in objects if o.motion is None]
+            targets = unmoved.copy()
             for o in targets:
                 o.motion = attrs["motion"]
+            unmoved.clear()
         elif not targets and objects:
             targets = [objects[-1]]
         for name in ("direction", "speed"):
             for o in targets if name in attrs else ():
                 setattr(o, name, attrs[name])
-        for o in objects if "size" in attrs else ():
-            o.size = o.size or attrs["size"]
+        if "size" in attrs:
+            for o in unsized:
+                o.size = attrs["size"]
+            unsized.clear()
 
     def flush() -> None:
-        nonlocal pending, targets
+        nonlocal pending
         if pending is not None and "colour" in pending:
-            objects.append(ParsedObject(**pending))
-            targets = [objects[-1]]
+            add(ParsedObject(**pending))
         elif pending is not None:
             attach(pending)
         pending = None
@@ -206,8 +273,8 @@ def _build_objects(matches: list[_Match]) -> list[ParsedObject]:
     for m in matches:
         for category, key in m.readings:
             if category == "shape":
-                objects.append(ParsedObject(**(pending or {}), shape=key))
-                targets, pending = [objects[-1]], None
+                add(ParsedObject(**(pending or {}), shape=key))
+                pending = None
             elif category == "count":
                 if pending is not None and ("count" in pending or "colour" in pending):
                     flush()

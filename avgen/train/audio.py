@@ -33,7 +33,6 @@ from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
-from torch.utils.data import DataLoader, TensorDataset
 
 from avgen.audio.clap import CLAP
 from avgen.audio.denoiser import AudioDenoiser
@@ -42,6 +41,7 @@ from avgen.audio.vae import MelVAE
 from avgen.audio.vocoder import Vocoder, vocoder_losses
 from avgen.diffusion.flow import flow_matching_loss
 from avgen.errors import AvgenError
+from avgen.files import temp_path
 from avgen.plan.notes import FEATURES, plan_from_world_truth
 from avgen.train.captions import (
     CaptionIndex,
@@ -52,10 +52,10 @@ from avgen.train.captions import (
 from avgen.train.common import (
     STOP,
     ComponentLoop,
-    cycle,
     request_stop,
 )
 from avgen.train.options import add_loop_options
+from avgen.train.streams import seed_init
 
 COMPONENTS = ("vae", "vocoder", "clap", "denoiser")
 DEFAULT_STEPS = {"vae": 2000, "vocoder": 3000, "clap": 1500, "denoiser": 6000}
@@ -123,7 +123,7 @@ def export_model(src: Path, dst: Path, overrides: dict[str, Any] | None = None) 
             f"--pipeline-config keys {sorted(unknown)} are unknown; use {sorted(DEFAULTS)}."
         )
     cfg = {"_class": PIPELINE_CLASS, **DEFAULTS, **(overrides or {})}
-    tmp = dst / f".{PIPELINE_CONFIG}.tmp"
+    tmp = temp_path(dst / PIPELINE_CONFIG)
     tmp.write_text(json.dumps(cfg, indent=2) + "\n")
     os.replace(tmp, dst / PIPELINE_CONFIG)
     return dst
@@ -257,20 +257,10 @@ class Trainer(ComponentLoop):
             self._data = AudioData(self.args.data, self.args.seconds, self.acc, self.quiet)
         return self._data
 
-    def index_batches(self, name: str, start: int) -> Any:
-        """Endless shuffled index batches through a prepared DataLoader (DDP shards it)."""
-        ds = TensorDataset(torch.arange(self.data.n))
-        gen = torch.Generator().manual_seed(self.args.seed)
-        loader = DataLoader(
-            ds, batch_size=self.batch[name], shuffle=True, drop_last=False, generator=gen
-        )
-        loader = self.acc.prepare(loader)
-        for (idx,) in cycle(loader, getattr(getattr(loader, "sampler", None), "set_epoch", None)):
-            yield idx.cpu()
-
     # ------------------------------------------------------------------ components
 
     def train_vae(self) -> None:
+        seed_init(self.args.seed, "vae")
         model = MelVAE(**self.configs["vae"])
         n = int(CROP_SECONDS * SAMPLE_RATE)
         fe = self.fe
@@ -299,6 +289,7 @@ class Trainer(ComponentLoop):
         return 1.0 / max(std, 1e-6)
 
     def train_vocoder(self) -> None:
+        seed_init(self.args.seed, "vocoder")
         model = Vocoder(**self.configs["vocoder"])
         n = int(CROP_SECONDS * SAMPLE_RATE)
         fe = self.fe
@@ -317,6 +308,7 @@ class Trainer(ComponentLoop):
         self.finish("vocoder", model, step)
 
     def train_clap(self) -> None:
+        seed_init(self.args.seed, "clap")
         model = CLAP(**self.configs["clap"])
         cache = text_cache(self.data, self.out, self.acc, self.quiet)
         fe = self.fe
@@ -364,7 +356,7 @@ class Trainer(ComponentLoop):
                 lat = torch.cat(chunks)
                 frames = vae.latent_frames(self.data.length // HOP)
                 path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+                tmp = temp_path(path)
                 save_file({"latents": lat.contiguous(), "frames": frames}, str(tmp))
                 os.replace(tmp, path)
         stored = load_file(str(path))
@@ -382,6 +374,7 @@ class Trainer(ComponentLoop):
             "latent_freq": vae.latent_freq,
             **self.configs["denoiser"],
         }
+        seed_init(self.args.seed, "denoiser")
         model = AudioDenoiser(**cfg)
         if self.args.init_from is not None:
             init_denoiser(model, self.args.init_from)
@@ -458,7 +451,7 @@ def write_pipeline_config(out: Path, seconds: float) -> None:
         return
     cfg = {"_class": PIPELINE_CLASS, **DEFAULTS, "window_s": seconds}
     cfg["overlap_s"] = min(DEFAULTS["overlap_s"], seconds / 4)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = temp_path(path)
     tmp.write_text(json.dumps(cfg, indent=2) + "\n")
     os.replace(tmp, path)
 

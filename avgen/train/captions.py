@@ -17,6 +17,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
+from avgen.files import temp_path
+
 MAX_TEXT_TOKENS = 64
 
 
@@ -57,7 +59,7 @@ def text_cache(
             encoder = TextEncoder.from_default()
             encoded = encode_captions(encoder, data.unique_captions, batch=batch, quiet=quiet)
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp = temp_path(path)
             save_file(encoded, str(tmp))
             os.replace(tmp, path)
     return load_file(str(path))

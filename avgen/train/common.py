@@ -5,14 +5,18 @@ several): only the main process writes checkpoints, logs and progress bars.
 
 - ``EMA``: exponential moving average of parameters with diffusers ``EMAModel``'s warm-up
   (decay = 1 - (1 + step) ** -power, power 3/4, capped at ``max_decay``), which suits short runs.
-- ``Checkpointer``: resumable training state (model, optimizer, EMA, step, RNG) written
-  atomically (temporary file, then rename) as ``step_XXXXXXXX.pt``; only avgen's own files are
-  read back, with ``torch.load(weights_only=True)``, which runs no code.
-- ``LossLog``: one JSON line per logged step in ``train_log.jsonl``.
+- ``Checkpointer``: resumable training state (model, optimizer, EMA, grad scaler, step)
+  written atomically (temporary file, then rename) as ``step_XXXXXXXX.pt``; only avgen's own
+  files are read back, with ``torch.load(weights_only=True)``, which runs no code.
+- ``LossLog``: one JSON line per logged step in ``train_log.jsonl``, rewound to the
+  checkpoint's step when a component resumes (no duplicate rows).
 - the loop's pieces, also used by ``tools/gpu_train_video.py``: ``scheduled_lr`` (linear
   warm-up, then constant or cosine decay over the steps or the time budget), ``make_optimizer``,
   ``optimizer_step``, ``TimeBudget``; the recipe's flags are ``avgen.train.options``.
 - ``ComponentLoop``: one component's loop (resume, steps, log, checkpoints, stop and save).
+  Its random numbers and its batches depend on (seed, component, step) alone
+  (``avgen.train.streams``), so a run killed and resumed from its last checkpoint ends with
+  weights bitwise equal to an uninterrupted run's, whatever ``--checkpoint-every`` is.
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import random
 import sys
 import time
 from collections.abc import Iterable
@@ -28,13 +31,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
 
 from avgen.errors import AvgenError
+from avgen.files import temp_path
 from avgen.train.options import LoopOptions, loop_options, model_configs, per_component
+from avgen.train.streams import batch_at, reseed_step
 
 
 class EMA:
@@ -71,22 +75,6 @@ class EMA:
         self.shadow = {k: v.float() for k, v in state["shadow"].items()}
 
 
-def rng_state() -> dict[str, Any]:
-    return {
-        "torch": torch.get_rng_state(),
-        "numpy": np.random.get_state()[1].tolist(),
-        "numpy_pos": int(np.random.get_state()[2]),
-        "python": repr(random.getstate()),
-    }
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    np.random.set_state(
-        ("MT19937", np.asarray(state["numpy"], dtype=np.uint32), state["numpy_pos"], 0, 0.0)
-    )
-
-
 class Checkpointer:
     """Atomic, resumable checkpoints of one component in ``folder`` (``step_XXXXXXXX.pt``)."""
 
@@ -106,11 +94,15 @@ class Checkpointer:
     def save(self, step: int, state: dict[str, Any]) -> Path:
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"step_{step:08d}.pt"
-        tmp = path.with_name(f".{path.name}.tmp")
+        tmp = temp_path(path)
         torch.save({"step": step, **state}, tmp)
+        with open(tmp, "rb+") as f:  # on disk before the rename (a power cut keeps either)
+            os.fsync(f.fileno())
         os.replace(tmp, path)
         for old in self.paths()[: -self.keep]:
             old.unlink(missing_ok=True)
+        for stale in self.folder.glob(".step_*.pt.tmp"):  # left by a killed write
+            stale.unlink(missing_ok=True)
         return path
 
     def load(self, path: str | Path | None = None) -> dict[str, Any] | None:
@@ -126,7 +118,7 @@ class Checkpointer:
 
     def mark_done(self, step: int, extra: dict[str, Any] | None = None) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / ".done.json.tmp"
+        tmp = temp_path(self.folder / "done.json")
         tmp.write_text(json.dumps({"step": step, **(extra or {})}) + "\n")
         os.replace(tmp, self.folder / "done.json")
 
@@ -155,6 +147,25 @@ class LossLog:
         record = {"time": round(time.time(), 2), **record}
         with open(self.path, "a") as f:
             f.write(json.dumps(record) + "\n")
+
+    def rewind(self, component: str, step: int) -> None:
+        """Drop ``component``'s rows after ``step`` (a resumed run writes them again) and any
+        line cut short by a killed process; rewritten atomically."""
+        if not self.enabled or not self.path.is_file():
+            return
+        keep = []
+        for line in self.path.read_text(errors="replace").splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            later = isinstance(row, dict) and row.get("component") == component
+            if later and int(row.get("step", 0)) > step:
+                continue
+            keep.append(line + "\n")
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_text("".join(keep))
+        os.replace(tmp, self.path)
 
 
 def progress(total: int, initial: int, desc: str, disable: bool) -> tqdm:
@@ -228,16 +239,6 @@ class TimeBudget:
         return self.seconds is not None and self.elapsed() > self.seconds
 
 
-def cycle(loader: Iterable, set_epoch: Any = None) -> Iterable:
-    """Endless iteration over a DataLoader, advancing the epoch of a distributed sampler."""
-    epoch = 0
-    while True:
-        if set_epoch is not None:
-            set_epoch(epoch)
-        yield from loader
-        epoch += 1
-
-
 def finite_or_raise(loss: torch.Tensor, what: str, step: int) -> float:
     value = float(loss.detach())
     if not math.isfinite(value):
@@ -291,8 +292,9 @@ class ComponentLoop:
 
     A subclass sets ``acc``, ``main``, ``out``, ``args`` (seed, resume, log_every,
     checkpoint_every), ``steps``, ``lr``, ``batch``, ``minutes``, ``options``, ``log``,
-    ``quiet`` and gives ``index_batches(name, start)``: an endless iterator of (B,) index
-    tensors for this process, positioned after ``start`` steps when it can be.
+    ``quiet`` and ``data`` (``data.n`` items). Step ``k`` trains on ``batch_indices(name, k)``
+    with every random generator reseeded for ``k`` (``avgen.train.streams``): a checkpoint
+    needs no random state, and a resumed run continues the uninterrupted run's stream.
     """
 
     acc: Any
@@ -328,8 +330,16 @@ class ComponentLoop:
         self.log = LossLog(self.out / "train_log.jsonl", enabled=self.main)
         self.quiet = args.quiet or not self.main
 
-    def index_batches(self, name: str, start: int) -> Any:
-        raise NotImplementedError
+    def batch_indices(self, name: str, step: int) -> torch.Tensor:
+        """The (B,) data indices of ``step`` for this process: a function of (seed, step)."""
+        return batch_at(
+            self.data.n,
+            self.batch[name],
+            self.args.seed,
+            step,
+            self.acc.process_index,
+            self.acc.num_processes,
+        )
 
     def run_loop(
         self,
@@ -346,11 +356,10 @@ class ComponentLoop:
         SIGTERM, and saves."""
         steps = self.steps[name]
         run = self._start_run(name, model, ema, on_save)
-        batches = self.index_batches(name, run.step)
         bar = progress(steps, run.step, f"train {name}", self.quiet)
         budget = TimeBudget(self.minutes[name])
         while run.step < steps:
-            self._train_step(run, loss_fn, next(batches))
+            self._train_step(run, loss_fn, self.batch_indices(name, run.step))
             bar.update(1)
             if run.step % self.args.log_every == 0 or run.step == steps:
                 self._log_losses(run, bar, budget)
@@ -364,25 +373,30 @@ class ComponentLoop:
         return self.acc.unwrap_model(run.model), run.averager, run.step
 
     def _start_run(self, name: str, model: nn.Module, ema: bool, on_save: Any) -> LoopRun:
-        """Optimizer, EMA and generator, restored from the last checkpoint when resuming, and
-        the model and optimizer prepared by Accelerate."""
+        """Optimizer, EMA and grad scaler, restored from the last checkpoint when resuming
+        (the loss log rewound to its step), and the model and optimizer prepared by
+        Accelerate. The loop's generator is reseeded at every step."""
         opt = make_optimizer(model.parameters(), self.lr[name])
         averager = EMA(model, max_decay=self.options.ema_max_decay) if ema else None
-        gen = torch.Generator().manual_seed(self.args.seed * 1000 + self.acc.process_index)
         ckpt = Checkpointer(self.out / "checkpoints" / name)
-        run = LoopRun(name, model, opt, averager, gen, ckpt, on_save)
+        run = LoopRun(name, model, opt, averager, torch.Generator(), ckpt, on_save)
         state = run.ckpt.load() if self.args.resume else None
         if state is not None:
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
             if averager is not None and "ema" in state:
                 averager.load_state_dict(state["ema"])
-            set_rng_state(state["rng"])
-            gen.set_state(state["gen"])
             run.step = int(state["step"])
+            run.sums = {k: float(v) for k, v in state.get("log_sums", {}).items()}
+            run.count = int(state.get("log_count", 0))
             if self.main and not self.quiet:
                 print(f"[{name}] resuming from step {run.step}", file=sys.stderr)
+        if self.main:
+            self.log.rewind(name, run.step)
         run.model, run.opt = self.acc.prepare(model, opt)
+        scaler = getattr(self.acc, "scaler", None)
+        if state is not None and scaler is not None and "scaler" in state:
+            scaler.load_state_dict(state["scaler"])
         return run
 
     def _train_step(self, run: LoopRun, loss_fn: Any, idx: torch.Tensor) -> None:
@@ -398,6 +412,7 @@ class ComponentLoop:
             self.options.min_lr_ratio,
         )
         set_lr(run.opt, lr)
+        reseed_step(run.gen, self.args.seed, run.name, run.step, self.acc.process_index)
         run.model.train()
         losses = loss_fn(run.model, idx, run.gen)
         optimizer_step(self.acc, run.model, run.opt, losses["total"], run.averager)
@@ -435,19 +450,23 @@ class ComponentLoop:
         return bool(flag[0].item())
 
     def _save(self, run: LoopRun) -> None:
-        """A checkpoint (model, optimizer, RNG, generator, EMA) and ``on_save``, by the main
-        process; every process waits for it."""
+        """A checkpoint (model, optimizer, EMA, grad scaler, the loss sums since the last log
+        line) and ``on_save``, by the main process; every process waits for it. No random
+        state: every step reseeds its generators (``avgen.train.streams``)."""
         if self.main:
             inner = self.acc.unwrap_model(run.model)
             raw = run.opt.optimizer if hasattr(run.opt, "optimizer") else run.opt
             payload = {
                 "model": inner.state_dict(),
                 "optimizer": raw.state_dict(),
-                "rng": rng_state(),
-                "gen": run.gen.get_state(),
+                "log_sums": dict(run.sums),
+                "log_count": run.count,
             }
             if run.averager is not None:
                 payload["ema"] = run.averager.state_dict()
+            scaler = getattr(self.acc, "scaler", None)
+            if scaler is not None:
+                payload["scaler"] = scaler.state_dict()
             run.ckpt.save(run.step, payload)
             if run.on_save is not None:
                 run.on_save(inner, run.averager, run.step)

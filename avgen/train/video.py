@@ -53,6 +53,7 @@ from safetensors.torch import load_file, save_file
 
 from avgen.diffusion.flow import flow_matching_loss
 from avgen.errors import AvgenError
+from avgen.files import temp_path
 from avgen.train.captions import (
     CaptionIndex,
     caption_vocabulary,
@@ -66,6 +67,7 @@ from avgen.train.common import (
     request_stop,
 )
 from avgen.train.options import add_loop_options
+from avgen.train.streams import seed_init
 from avgen.video.dit import VideoDiT, random_known_condition
 from avgen.video.layout import FEATURES as LAYOUT_FEATURES
 from avgen.video.layout import window_layout
@@ -256,29 +258,10 @@ class Trainer(ComponentLoop):
             self._data = VideoData(self.args, self.acc, self.quiet)
         return self._data
 
-    def index_batches(self, name: str, start: int) -> Any:
-        """Endless shuffled index batches, each process taking its own share (a DDP sampler);
-        the first ``start`` batches are skipped so a resume sees the same data order."""
-        batches = self._batches(self.batch[name])
-        for _ in range(start):  # cheap: index tensors only
-            next(batches)
-        return batches
-
-    def _batches(self, batch: int) -> Any:
-        rank, world = self.acc.process_index, self.acc.num_processes
-        epoch = 0
-        while True:
-            order = torch.randperm(
-                self.data.n, generator=torch.Generator().manual_seed(self.args.seed + epoch)
-            )
-            mine = order[rank::world]
-            for s in range(0, len(mine) - batch + 1 if len(mine) >= batch else 1, batch):
-                yield mine[s : s + batch]
-            epoch += 1
-
     # ------------------------------------------------------------------ components
 
     def train_vae(self) -> None:
+        seed_init(self.args.seed, "vae")
         model = VideoVAE(**self.configs["vae"])
         crop = min(VAE_CROP_FRAMES, self.args.num_frames)
 
@@ -330,7 +313,7 @@ class Trainer(ComponentLoop):
                     chunks.append(vae.encode_frames(self.data.clips(idx)).half())
                 lat = torch.cat(chunks)  # (N, C, F', h, w)
                 path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+                tmp = temp_path(path)
                 save_file({"latents": lat.contiguous()}, str(tmp))
                 os.replace(tmp, path)
         return load_file(str(path))["latents"]
@@ -359,6 +342,7 @@ class Trainer(ComponentLoop):
             cfg["layout_dim"] = LAYOUT_FEATURES
         elif source is not None:
             cfg.setdefault("layout_dim", 0)
+        seed_init(self.args.seed, "dit")
         model = VideoDiT(**cfg)
         if source is not None:
             init_dit(model, source, self.args.init_from)
@@ -477,7 +461,7 @@ def write_pipeline_config(out: Path, args: argparse.Namespace) -> None:
         "native_size": int(args.size),
         "fps": int(args.fps),
     }
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = temp_path(path)
     tmp.write_text(json.dumps(cfg, indent=2) + "\n")
     os.replace(tmp, path)
 

@@ -173,7 +173,7 @@ def render_record(request: dict, index: int, out: Path) -> dict:
 def _work(job: tuple[dict, int, str]) -> str:
     request, index, out = job
     row = render_record(request, index, Path(out))
-    return json.dumps(row, default=_jsonable)
+    return json.dumps(row, default=_jsonable, allow_nan=False)
 
 
 def _index_of(file_name: str) -> int:
@@ -215,7 +215,7 @@ def _prepare_folder(out: Path, request: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with atomic_output(manifest) as tmp:
         record = {"request": request, "avgen_version": __version__}
-        tmp.write_text(json.dumps(record, indent=2) + "\n")
+        tmp.write_text(json.dumps(record, indent=2, allow_nan=False) + "\n")
 
 
 def _chunksize(todo: int, workers: int) -> int:

@@ -220,7 +220,7 @@ class WorldDataset(Dataset):
                 "files": [r["file_name"] for r in self.rows],
             }
             with media.atomic_output(index_path) as tmp:
-                tmp.write_text(json.dumps(index) + "\n")
+                tmp.write_text(json.dumps(index, allow_nan=False) + "\n")
         except (OSError, AvgenError) as exc:
             warnings.warn(
                 f"could not write the cache in {self.cache_dir} ({exc}); kept in memory.",

@@ -224,10 +224,11 @@ def test_cogvideox_text_defaults_and_image_model(
     assert code == 0, err
     frames, fps, _, _ = read_mp4(out)
     assert frames.shape == (9, 32, 32, 3) and fps == 8  # 1 s at 8 fps -> 8k+1 = 9, native size
+    refused = tmp_path / "c2.mp4"
     code, err = cli(
-        video(folders["CogVideoXPipeline"], out, "--init-image", str(inputs["image"])), capsys
+        video(folders["CogVideoXPipeline"], refused, "--init-image", str(inputs["image"])), capsys
     )
-    assert code == 2 and "CogVideoX text-to-video model" in err
+    assert code == 2 and "CogVideoX text-to-video model" in err and not refused.exists()
     folder = folders["CogVideoXImageToVideoPipeline"]
     code, err = cli(
         video(
