@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from avgen.errors import AvgenError
-from avgen.pipelines.checks import RANGES, check_range
+from avgen.pipelines.checks import RANGES, check_frames, check_range
 from avgen.ranges import spell
 
 if TYPE_CHECKING:
@@ -511,6 +511,7 @@ def text_to_video(
     device: str = "cpu",
     dtype: str = "fp32",
     quiet: bool = False,
+    plan: Any = None,
     overwrite: bool = False,
     check_only: bool = False,
     progress: Callable[[int, int], None] | None = None,
@@ -527,12 +528,20 @@ def text_to_video(
     continue; the output holds it first).
     A batch writes name_0 ... name_{N-1}; sample j uses seed + j and its sidecar records that
     seed with batch 1, so ``rerun`` replays it. ``preview`` also writes ``<output>.gif`` and a
-    contact sheet ``<output>.png``. An output, preview or sidecar that exists is refused
-    (OutputExistsError) before any work, and again if it appears while generating, unless
-    ``overwrite``. ``check_only``: check everything and write nothing ([]).
-    ``progress(step, total)`` as in ``text_to_audio``.
+    contact sheet ``<output>.png`` (with the motion plan's trajectories drawn on it). An output,
+    preview or sidecar that exists is refused (OutputExistsError) before any work, and again if
+    it appears while generating, unless ``overwrite``. ``check_only``: check everything and
+    write nothing ([]). ``progress(step, total)`` as in ``text_to_audio``.
+
+    Motion plans ("plan, then render"; models whose DiT reads them): by default the planner
+    simulates the prompt's objects from ``seed`` (a prompt with nothing to move runs text-only,
+    as does a model without a layout input, and the sidecar says so); ``plan=`` a plan (dict,
+    ``MotionPlan`` or JSON file path) gives the motion instead; ``plan=False`` generates from
+    the text alone. A plan's duration is the default duration; a different ``duration_s`` /
+    ``num_frames`` (or prompt duration) is an error. A batch reuses one plan with seeds seed + j;
+    ``init_image`` and ``extend`` apply the plan to the new frames.
     """
-    from avgen.generate import video_job, write_batch
+    from avgen.generate import video_grid, video_job, write_batch
 
     options = check_options(
         GenerationOptions(
@@ -544,14 +553,32 @@ def text_to_video(
     upscale = DEFAULT_UPSCALE if extra.get("upscale") is None else extra["upscale"]
     check_range("upscale", upscale)
     prompt = check_prompt(prompt)
-    duration = None if num_frames is not None else resolve_duration(prompt, duration_s)[0]
+    duration, duration_source = resolve_duration(prompt, duration_s)
+    if num_frames is not None:
+        duration = None
     output = check_output(output, VIDEO_SUFFIXES)
     paths = output_paths(output, 1, batch)[0]
     check_new_outputs("video", paths, preview=preview, overwrite=overwrite)
     extra = {**extra, **gpu_options(extra)}
     gpu = {k: extra[k] for k in GPU_EXTRA_KEYS}
     pipe = video_pipeline(extra.get("model"), device, dtype=dtype, **gpu)
-    job = video_job(pipe, prompt, options, duration, num_frames, extra, upscale)
+    width, height, fps = video_grid(pipe, extra)
+    check_frames(num_frames, fps)
+    explicit = None if duration_source == "default" else duration
+    if num_frames is not None:
+        explicit = num_frames / fps
+    motion_plan = resolve_motion_plan(
+        getattr(pipe, "follows_plans", False),
+        prompt,
+        plan,
+        explicit,
+        explicit if explicit is not None else duration,
+        seed,
+        (fps, width, height),
+    )
+    if motion_plan.plan is not None and explicit is None:
+        duration = motion_plan.plan.duration_s
+    job = video_job(pipe, prompt, options, duration, num_frames, extra, upscale, motion_plan)
     if check_only:
         return []
     return write_batch(
@@ -714,10 +741,10 @@ def check_plan(source: str | Path | dict) -> Any:
 
 @dataclass
 class ResolvedPlan:
-    """The note plan a generation follows (or None) and what the sidecar says about it."""
+    """The plan a generation follows (or None) and what the sidecar says about it."""
 
-    plan: Any  # avgen.plan.NotePlan | None
-    source: str  # "composer", "midi", "given" (a plan), "off" (text only asked) or "none"
+    plan: Any  # avgen.plan.NotePlan | avgen.plan.MotionPlan | None
+    source: str  # "composer", "midi", "planner", "given" (a plan), "off" (text only) or "none"
     note: str | None = None  # why there is no plan
 
 
@@ -768,6 +795,50 @@ def resolve_note_plan(
     if composed is None:
         return ResolvedPlan(None, "none", "the prompt names nothing to play")
     return ResolvedPlan(composed, "composer")
+
+
+def resolve_motion_plan(
+    follows: bool,
+    prompt: str,
+    plan: Any,
+    explicit_s: float | None,
+    duration_s: float,
+    seed: int,
+    grid: tuple[int, int, int],
+) -> ResolvedPlan:
+    """The motion plan of one video generation: ``plan`` (dict, ``MotionPlan`` or path;
+    False = none), else the planner's plan of ``prompt`` (seeded by ``seed``, at ``grid`` =
+    (fps, width, height)) when the model ``follows`` plans. ``explicit_s``: a duration the user
+    asked for (flag, frame count or prompt words), which a given plan must match."""
+    from avgen import plan as plans
+
+    if plan is False:
+        return ResolvedPlan(None, "off", "text only was asked for")
+    fps, width, height = grid
+    if plan is not None:
+        if not follows:
+            raise AvgenError(
+                "this model does not follow motion plans (its DiT has no layout input); "
+                "drop --plan or use a model trained with plans."
+            )
+        given = plans.load_motion_plan(plan)
+        if explicit_s is not None and abs(given.duration_s - explicit_s) > 0.5 / fps + 1e-9:
+            raise AvgenError(
+                f"the plan lasts {given.duration_s:g} s but {explicit_s:g} s were asked for; "
+                "drop --duration (the plan's duration is used) or give a plan of that length."
+            )
+        return ResolvedPlan(given, "given")
+    if not follows:
+        return ResolvedPlan(None, "none", "the model does not follow motion plans")
+    from avgen.prompts import parse_prompt as _parse
+
+    check_range("video duration", duration_s)
+    planned = plans.plan_motion(
+        _parse(prompt), duration_s, seed, fps=fps, width=width, height=height
+    )
+    if planned is None:
+        return ResolvedPlan(None, "none", "the prompt names nothing to move")
+    return ResolvedPlan(planned, "planner")
 
 
 def make_world_dataset(kind: str, count: int, out: str | Path, **kwargs: Any) -> Path:

@@ -120,6 +120,10 @@ def _add_video(sub: Any) -> None:
     p.add_argument("--upscale", type=int, default=256, help="MP4 short side in pixels (0: native)")
     p.add_argument("--init-image", default=None, help="image file: the first frame")
     p.add_argument("--extend", default=None, help="MP4 to continue from its last frames")
+    p.add_argument("--plan", default=None, metavar="PLAN.json",
+                   help="motion plan to follow (avgen plan video ... -o PLAN.json)")  # fmt: skip
+    p.add_argument("--no-plan", action="store_true",
+                   help="no motion plan: generate from the text alone")  # fmt: skip
 
 
 def _add_prompt(sub: Any) -> None:
@@ -378,6 +382,7 @@ def _generate(args: argparse.Namespace) -> list[Path]:
         for key in ("init_image", "extend"):
             if getattr(args, key) is not None:
                 kwargs[key] = getattr(args, key)
+        kwargs.update(_video_plan_kwargs(args))
     prompts = _prompts(args)
     paths = api.output_paths(args.output, len(prompts), 1)
     if len(prompts) > 1:  # every prompt checked before anything is written
@@ -423,6 +428,17 @@ def _audio_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     if args.no_plan:
         kwargs["plan"] = False
     return kwargs
+
+
+def _video_plan_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """--plan / --no-plan of the video command, passed only when set."""
+    if args.plan is not None and args.no_plan:
+        raise AvgenError("--plan and --no-plan exclude each other: give one.")
+    if args.plan is not None and args.prompts_file is not None:
+        raise AvgenError("--plan plans one clip; it cannot be used with --prompts-file.")
+    if args.plan is not None:
+        return {"plan": args.plan}
+    return {"plan": False} if args.no_plan else {}
 
 
 def run(argv: list[str] | None = None) -> int:

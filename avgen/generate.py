@@ -239,17 +239,15 @@ def video_job(
     num_frames: int | None,
     extra: dict[str, Any],
     upscale: int,
+    motion_plan: Any = None,
 ) -> Job:
     """Text to video (``options``: the API's ``GenerationOptions``; ``duration``: resolved from
     them and the prompt when ``num_frames`` is None; ``extra``: model, width, height, fps,
-    init_image, extend and the checked GPU switches) resolved against ``pipe`` and checked
-    by it."""
+    init_image, extend and the checked GPU switches; ``motion_plan``: the API's
+    ``ResolvedPlan``) resolved against ``pipe`` and checked by it."""
     cfg = pipe.config
-    # unset size / fps: the model's own (avgen's: 64x64 at 8 fps; diffusers: the family's)
-    native = cfg.get("native_size", 64)
-    width = int(cfg.get("width", native)) if extra.get("width") is None else extra["width"]
-    height = int(cfg.get("height", native)) if extra.get("height") is None else extra["height"]
-    fps = int(cfg.get("fps", 8)) if extra.get("fps") is None else extra["fps"]
+    plan = motion_plan.plan if motion_plan is not None else None
+    width, height, fps = video_grid(pipe, extra)
     steps = options.num_inference_steps
     steps = int(cfg["num_inference_steps"] if steps is None else steps)
     guidance = options.guidance_scale
@@ -264,6 +262,8 @@ def video_job(
         guidance_scale=guidance, num_frames=num_frames, width=width, height=height, fps=fps,
         init_image=image, extend_video=source,
     )  # fmt: skip
+    if plan is not None:  # only pipelines that follow plans take one
+        call["motion_plan"] = plan
     settings: dict[str, Any] = {
         "negative_prompt": options.negative_prompt,
         "num_inference_steps": steps,
@@ -280,14 +280,50 @@ def video_job(
     for key in ("model", "init_image", "extend"):
         if extra.get(key) is not None:
             settings[key] = str(extra[key])
-    plan = pipe.window_plan(num_frames, has_context=source is not None)
+    # the plan itself, so rerun replays it; False = text only was asked for
+    off = motion_plan is not None and motion_plan.source == "off"
+    settings["plan"] = plan.to_dict() if plan is not None else (False if off else None)
+    plan_record = {
+        "plan_source": motion_plan.source if motion_plan is not None else "none",
+        "plan_note": motion_plan.note if motion_plan is not None else None,
+    }
+    windows = pipe.window_plan(num_frames, has_context=source is not None)
     return Job(
-        "video", prompt, call, settings, steps * len(plan),
+        "video", prompt, call, settings, steps * len(windows),
         write=lambda path, result, overwrite: _write_video(
-            path, result, fps, upscale, options.preview, overwrite
+            path, result, fps, upscale, options.preview, overwrite, plan
         ),
-        record=lambda result: {"windows": result.settings["windows"], "joins": result.joins},
+        record=lambda result: {
+            "windows": result.settings["windows"], "joins": result.joins, **plan_record
+        },
     )  # fmt: skip
+
+
+def video_grid(pipe: VideoPipeline, extra: dict[str, Any]) -> tuple[int, int, int]:
+    """(width, height, fps) of a video request: the flags, else the model's own (avgen's:
+    64x64 at 8 fps; diffusers: the family's)."""
+    cfg = pipe.config
+    native = cfg.get("native_size", 64)
+    width = int(cfg.get("width", native)) if extra.get("width") is None else extra["width"]
+    height = int(cfg.get("height", native)) if extra.get("height") is None else extra["height"]
+    fps = int(cfg.get("fps", 8)) if extra.get("fps") is None else extra["fps"]
+    return width, height, fps
+
+
+def plan_tracks(plan: Any, frames: int, fps: int, source_frames: int = 0) -> Any:
+    """The plan's object centres at each written frame (frames, objects, 2) in frame fractions,
+    NaN where an object is hidden or before the plan (an extended clip's own frames)."""
+    import numpy as np
+
+    from avgen.video.layout import plan_frame_indices
+
+    out = np.full((frames, len(plan.objects), 2), np.nan)
+    new = list(range(frames - source_frames))
+    if not new:
+        return out
+    centres = plan.centres()  # (plan frames, objects, 2)
+    out[source_frames:] = centres[plan_frame_indices(plan, new, fps)]
+    return out
 
 
 def _read_video_inputs(extra: dict[str, Any], width: int, height: int) -> tuple[Any, Any]:
@@ -304,7 +340,13 @@ def _read_video_inputs(extra: dict[str, Any], width: int, height: int) -> tuple[
 
 
 def _write_video(
-    path: Path, result: Any, fps: int, upscale: int, preview: bool, overwrite: bool
+    path: Path,
+    result: Any,
+    fps: int,
+    upscale: int,
+    preview: bool,
+    overwrite: bool,
+    plan: Any = None,
 ) -> None:
     from avgen.media import upscale_frames, write_contact_sheet, write_gif, write_mp4
 
@@ -312,5 +354,9 @@ def _write_video(
     write_mp4(path, frames, fps, overwrite=overwrite)
     if preview:
         write_gif(path.with_name(path.name + ".gif"), frames, fps, overwrite=overwrite)
+        tracks = None
+        if plan is not None:
+            source = int(result.settings.get("source_frames", 0))
+            tracks = plan_tracks(plan, len(frames), fps, source)
         sheet = path.with_name(path.name + ".png")
-        write_contact_sheet(sheet, frames, max_frames=16, overwrite=overwrite)
+        write_contact_sheet(sheet, frames, max_frames=16, tracks=tracks, overwrite=overwrite)

@@ -344,8 +344,13 @@ def write_contact_sheet(
     columns: int = 8,
     max_frames: int = 32,
     overwrite: bool = True,
+    tracks: np.ndarray | None = None,
 ) -> Path:
-    """Write a PNG grid of up to `max_frames` evenly sampled frames, 2 px grey separators."""
+    """Write a PNG grid of up to `max_frames` evenly sampled frames, 2 px grey separators.
+
+    `tracks` (frames, objects, 2): planned object centres (x, y as fractions of the frame, NaN
+    where unplanned); each tile then shows every object's whole trajectory as a thin line and
+    a ring where the plan puts it in that frame."""
     path = Path(path)
     check_writable(path)
     frames = _as_frames(frames)
@@ -360,9 +365,46 @@ def write_contact_sheet(
     for k, i in enumerate(idx):
         r, c = divmod(k, cols)
         sheet[r * (h + sep) : r * (h + sep) + h, c * (w + sep) : c * (w + sep) + w] = frames[i]
+    image = Image.fromarray(sheet)
+    if tracks is not None:
+        tracks = np.asarray(tracks, dtype=np.float64)
+        if tracks.ndim != 3 or tracks.shape[0] != n_frames or tracks.shape[2] != 2:
+            raise AvgenError(
+                f"tracks have shape {tuple(tracks.shape)}; expected ({n_frames}, objects, 2)."
+            )
+        _draw_tracks(image, tracks, idx, cols, h, w, sep)
     with atomic_output(path, overwrite=overwrite) as tmp:
-        Image.fromarray(sheet).save(tmp, format="PNG")
+        image.save(tmp, format="PNG")
     return path
+
+
+_TRACK_COLOURS = ((255, 255, 255), (255, 220, 0), (0, 230, 255), (255, 80, 200))
+
+
+def _draw_tracks(
+    image: Image.Image, tracks: np.ndarray, idx: np.ndarray, cols: int, h: int, w: int, sep: int
+) -> None:
+    """Each object's planned path (a line) and its planned place in each tile (a ring)."""
+    from PIL import ImageDraw
+
+    draw = ImageDraw.Draw(image)
+    ring = max(2, min(h, w) // 24)
+    for k, i in enumerate(idx):
+        r, c = divmod(k, cols)
+        x0, y0 = c * (w + sep), r * (h + sep)
+        for j in range(tracks.shape[1]):
+            colour = _TRACK_COLOURS[j % len(_TRACK_COLOURS)]
+            pts = [
+                (x0 + float(np.clip(x, 0, 1)) * (w - 1), y0 + float(np.clip(y, 0, 1)) * (h - 1))
+                for x, y in tracks[:, j]
+                if np.isfinite(x) and np.isfinite(y)
+            ]
+            if len(pts) > 1:
+                draw.line(pts, fill=colour, width=1)
+            x, y = tracks[i, j]
+            if np.isfinite(x) and np.isfinite(y) and 0 <= x <= 1 and 0 <= y <= 1:
+                px, py = x0 + x * (w - 1), y0 + y * (h - 1)
+                draw.ellipse((px - ring, py - ring, px + ring, py + ring), outline=colour)
 
 
 def upscale_frames(frames: np.ndarray, short_side: int, *, method: str = "nearest") -> np.ndarray:

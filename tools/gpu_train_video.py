@@ -24,7 +24,11 @@ training runs instead of shipping it there:
 
 ``python tools/gpu_train_video.py run --out OUT --minutes 7 --models s=128x4x2``
 runs both stages (``s=128x4x2@FOLDER:3e-4`` starts from a saved DiT with its own learning rate);
-``--device cpu`` and tiny sizes make it a smoke test.
+``--device cpu`` and tiny sizes make it a smoke test. ``--plans`` trains a DiT that follows
+motion plans: each clip's plan from its truth (``plan_from_motion_truth``) becomes its layout
+condition in the cache, the DiT gets the layout input and 30 % plan dropout
+(``avgen.train.video.dit_loss``); ``s=128x4x2@avgen/models/video/dit`` starts it from the
+shipped DiT with the new input at zero.
 """
 
 from __future__ import annotations
@@ -135,12 +139,15 @@ def clip_seed(seed: int, index: int) -> int:
     return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
 
-def _render(job: tuple[int, int, int, int, int]) -> tuple[np.ndarray, list[list[str]]]:
-    """Clips [start, stop) of the seed-0 data set, (n, F, H, W, 3) uint8 and their captions."""
+def _render(job: tuple) -> tuple[np.ndarray, list[list[str]], np.ndarray | None]:
+    """Clips [start, stop) of the seed-0 data set, (n, F, H, W, 3) uint8, their captions and,
+    when the job names a latent grid (F', h, w, temporal factor), their motion plans' layout
+    conditions (n, FEATURES, F', h, w) float16 (``avgen.video.layout``), else None."""
     from avgen.worlds.motion import render_motion_clip
 
-    start, stop, size, fps, num_frames = job
-    frames, captions = [], []
+    start, stop, size, fps, num_frames = job[:5]
+    grid = job[5] if len(job) > 5 else None
+    frames, captions, layouts = [], [], []
     for i in range(start, stop):
         clip = render_motion_clip(
             clip_seed(0, i), size=size, fps=fps, duration_s=2.0, heldout="exclude"
@@ -149,7 +156,13 @@ def _render(job: tuple[int, int, int, int, int]) -> tuple[np.ndarray, list[list[
         frames.append(clip.frames[src])
         caps = list(clip.captions)
         captions.append([caps[j % len(caps)] for j in range(CAPTIONS_PER_CLIP)])
-    return np.stack(frames), captions
+        if grid is not None:
+            from avgen.plan import plan_from_motion_truth
+            from avgen.video.layout import window_layout
+
+            plan = plan_from_motion_truth(clip.truth)
+            layouts.append(window_layout(plan, 0, *grid[:3], fps, grid[3]).astype(np.float16))
+    return np.stack(frames), captions, (np.stack(layouts) if layouts else None)
 
 
 def prepare(args: argparse.Namespace) -> Path:
@@ -165,16 +178,25 @@ def prepare(args: argparse.Namespace) -> Path:
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     chunk = 64
+    grid = None
+    if args.plans:  # the latent grid the layouts are drawn at: the VAE's
+        cfg = VideoVAE.from_pretrained(args.vae)
+        cells = args.size // cfg.spatial_factor
+        grid = (cfg.latent_frames(args.num_frames), cells, cells, cfg.temporal_factor)
     jobs = [
-        (s, min(s + chunk, args.clips), args.size, args.fps, args.num_frames)
+        (s, min(s + chunk, args.clips), args.size, args.fps, args.num_frames, grid)
         for s in range(0, args.clips, chunk)
     ]
     video = np.zeros((args.clips, args.num_frames, args.size, args.size, 3), np.uint8)
     captions: list[list[str]] = []
+    layouts: list[np.ndarray] = []
     with get_context("fork").Pool(args.workers) if args.workers > 1 else nullcontext() as pool:
-        for (s, _, *_), (frames, caps) in zip(jobs, (pool.imap if pool else map)(_render, jobs)):
+        renders = (pool.imap if pool else map)(_render, jobs)
+        for (s, _, *_), (frames, caps, lay) in zip(jobs, renders):
             video[s : s + len(frames)] = frames
             captions += caps
+            if lay is not None:
+                layouts.append(lay)
     log(out, "prepare", stage="rendered", clips=args.clips, seconds=round(time.time() - t0, 1))
 
     dev = torch.device(args.device)
@@ -204,7 +226,10 @@ def prepare(args: argparse.Namespace) -> Path:
     encoded = encode_captions(enc, unique, batch=512)
     ids = torch.tensor([[index[c] for c in caps] for caps in captions])  # (N, 4)
     path = work / "cache.safetensors"
-    save_file({"latents": latents.contiguous(), **encoded, "caption_ids": ids}, str(path))
+    stored = {"latents": latents.contiguous(), **encoded, "caption_ids": ids}
+    if layouts:
+        stored["layouts"] = torch.from_numpy(np.concatenate(layouts)).contiguous()
+    save_file(stored, str(path))
     length = encoded["tokens"].shape[1]
     log(
         out,
@@ -264,9 +289,13 @@ def save_ema(model: torch.nn.Module, ema, path_stem: Path, meta: dict, dtype: to
         os.replace(tmp, target)
 
 
-def build_model(spec: dict, channels: int, fps: int) -> tuple[torch.nn.Module, dict]:
-    """A VideoDiT of ``spec``'s size (``parse_models``), from ``spec["init"]``'s weights when
-    given; and its constructor arguments."""
+def build_model(
+    spec: dict, channels: int, fps: int, layout_dim: int = 0
+) -> tuple[torch.nn.Module, dict]:
+    """A VideoDiT of ``spec``'s size (``parse_models``; ``layout_dim`` > 0: with the motion-plan
+    layout input), from ``spec["init"]``'s weights when given (a new layout input keeps its
+    zero init); and its constructor arguments."""
+    from avgen.train.video import init_dit
     from avgen.video.dit import VideoDiT
 
     cfg = {
@@ -276,10 +305,11 @@ def build_model(spec: dict, channels: int, fps: int) -> tuple[torch.nn.Module, d
         "num_heads": spec["heads"],
         "default_fps": float(fps),
     }
+    if layout_dim:
+        cfg["layout_dim"] = layout_dim
     model = VideoDiT(**cfg)
     if spec["init"]:
-        init = VideoDiT.from_pretrained(spec["init"])
-        model.load_state_dict(init.state_dict())
+        init_dit(model, VideoDiT.from_pretrained(spec["init"]), Path(spec["init"]))
     return model, cfg
 
 
@@ -308,7 +338,13 @@ def train(args: argparse.Namespace) -> None:
     cache = load_file(str(args.work / "cache.safetensors"), device=str(dev))
     lat, ids = cache["latents"], cache["caption_ids"]
     tokens, tmask, pooled = cache["tokens"], cache["mask"], cache["pooled"]
-    model, cfg = build_model(spec, int(lat.shape[1]), args.fps)
+    layouts = cache.get("layouts")  # (N, FEATURES, F', h, w) when prepared with --plans
+    if args.plans and layouts is None:
+        raise SystemExit(f"{args.work}/cache.safetensors has no layouts; prepare with --plans")
+    if not args.plans:
+        layouts = None
+    layout_dim = 0 if layouts is None else int(layouts.shape[1])
+    model, cfg = build_model(spec, int(lat.shape[1]), args.fps, layout_dim)
     gpu = dev.type == "cuda"
     acc = make_accelerator("bf16" if gpu else "no", cpu=not gpu)
     lr = float(spec["lr"] or args.lr)
@@ -329,7 +365,8 @@ def train(args: argparse.Namespace) -> None:
         pick = torch.randint(ids.shape[1], (b,), generator=gen).to(dev)
         cap = ids[idx, pick]
         text = {"tokens": tokens[cap].float(), "mask": tmask[cap], "pooled": pooled[cap]}
-        loss = dit_loss(model, lat[idx].float(), text, args.fps, gen)
+        plan = None if layouts is None else layouts[idx].float()
+        loss = dit_loss(model, lat[idx].float(), text, args.fps, gen, plan)
         optimizer_step(acc, model, opt, loss, ema)
         loss_sum += loss.detach()
         step += 1
@@ -398,6 +435,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--plans", action="store_true", help="motion plans: layouts from each clip's "
+                   "truth, a DiT with the layout input (30 %% plan dropout)")  # fmt: skip
     p.add_argument("--name", default="s", help="unpack: which model")
     p.add_argument("--dest", type=Path, default=None, help="unpack: output folder")
     args = p.parse_args(argv)
@@ -428,7 +467,8 @@ def _passthrough(args: argparse.Namespace) -> list[str]:
     out += ["--minutes", str(args.minutes), "--batch", str(args.batch), "--lr", str(args.lr)]
     out += ["--warmup", str(args.warmup), "--ema", str(args.ema), "--fps", str(args.fps)]
     out += ["--save-every", str(args.save_every), "--log-every", str(args.log_every)]
-    return out + (["--save-fp16"] if args.save_fp16 else [])
+    out += ["--save-fp16"] if args.save_fp16 else []
+    return out + (["--plans"] if args.plans else [])
 
 
 if __name__ == "__main__":

@@ -19,6 +19,12 @@ alone); ``extend_video`` gives the first window its context from the end of that
 
 Defaults come from ``pipeline.json`` in the model folder; duration comes from the prompt parser
 ("for 10 seconds"), slow motion and the rest from the text itself (the captions say it).
+
+Motion plans ("plan, then render", docs/PLANS.md): a DiT with a layout input
+(``follows_plans``) takes ``motion_plan`` (``avgen.plan.MotionPlan``); each window gets its part
+of the plan (``MotionPlan.window``) at its latent frames as ``cond["layout"]``
+(``avgen.video.layout.window_layout``), so one object stays one object across windows; the
+plan's frame 0 is the first new frame (after an extended clip; an init image is frame 0).
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ from avgen.pipelines.checks import (
 )
 from avgen.text import shared_text_encoder
 from avgen.video.dit import VideoDiT
+from avgen.video.layout import window_layout
 from avgen.video.vae import VideoVAE
 
 PIPELINE_CONFIG = "pipeline.json"
@@ -210,6 +217,29 @@ class TextToVideoPipeline:
         return self._text_encoder
 
     @property
+    def follows_plans(self) -> bool:
+        """Whether the DiT reads motion plans (``layout_dim`` in its config)."""
+        return bool(getattr(self.dit, "layout_dim", 0))
+
+    def check_plan(self, motion_plan: Any) -> None:
+        """A model without a layout input refuses an explicit plan (one sentence)."""
+        if motion_plan is not None and not self.follows_plans:
+            raise AvgenError(
+                f"the model {self.model_id} does not follow motion plans (its DiT has no layout "
+                "input); generate without a plan or use a model trained with plans."
+            )
+
+    def window_layout(
+        self, motion_plan: Any, first_frame: int, shape: tuple[int, ...], fps: int
+    ) -> torch.Tensor:
+        """4b. The layout condition (1, FEATURES, F', h, w) of the window of latent ``shape``
+        whose first video frame is ``first_frame`` of the planned frames."""
+        feats = window_layout(
+            motion_plan, first_frame, shape[2], shape[3], shape[4], fps, self.vae.temporal_factor
+        )
+        return torch.from_numpy(feats)[None].to(self.device)
+
+    @property
     def size_multiple(self) -> int:
         """Frame sizes must be multiples of this: the VAE's spatial factor x the DiT's patch."""
         return self.vae.spatial_factor * max(self.dit.patch_size[1:])
@@ -365,11 +395,16 @@ class TextToVideoPipeline:
         init_image: str | Path | np.ndarray | None = None,
         extend_video: str | Path | np.ndarray | None = None,
         callback: Callable[[int, int], None] | None = None,
+        motion_plan: Any = None,
     ) -> VideoPipelineOutput:
         """Generate ``num_frames`` (or ``duration_s`` x fps; default: the prompt's duration, else
         pipeline.json's) new frames for ``prompt``. ``init_image`` (file or uint8 (H, W, 3))
         is the first frame; ``extend_video`` (file or uint8 (F, H, W, 3)) is continued, and
-        returned first. ``callback(step, total)`` counts sampler steps over all windows."""
+        returned first. ``callback(step, total)`` counts sampler steps over all windows.
+
+        ``motion_plan`` (``avgen.plan.MotionPlan``; models whose DiT has a layout input): where
+        each object is in each new frame, rendered with the colours and shapes the prompt asks
+        for; its duration is the default duration."""
         steps = int(
             self.config["num_inference_steps"]
             if num_inference_steps is None
@@ -380,6 +415,9 @@ class TextToVideoPipeline:
         )
         if init_image is not None and extend_video is not None:
             raise AvgenError("give either an init image or a video to extend, not both.")
+        self.check_plan(motion_plan)
+        if motion_plan is not None and num_frames is None and duration_s is None:
+            duration_s = motion_plan.duration_s
         width, height = self.snap_size(width, height)
         num_frames = self.frame_count(prompt, num_frames, duration_s, fps)
         self.check_inputs(prompt, steps, guidance, num_frames, fps)  # 1
@@ -392,7 +430,7 @@ class TextToVideoPipeline:
         plan = self.window_plan(num_frames, has_context=extend_video is not None)
         video, joins = self.generate_windows(  # 4 - 6, window by window
             plan, video, context, cond, uncond, (height, width), steps, guidance, generator,
-            callback, extend_video is not None,
+            callback, extend_video is not None, motion_plan, fps,
         )  # fmt: skip
         settings = {
             "num_inference_steps": steps,
@@ -403,6 +441,7 @@ class TextToVideoPipeline:
             "fps": fps,
             "windows": len(plan),
             "source_frames": source_frames,
+            "motion_plan": motion_plan is not None,
         }
         return VideoPipelineOutput(frames=video, fps=fps, joins=joins, settings=settings)
 
@@ -459,16 +498,26 @@ class TextToVideoPipeline:
         generator: torch.Generator | None,
         callback: Callable[[int, int], None] | None,
         extending: bool,
+        motion_plan: Any = None,
+        fps: int = 8,
     ) -> tuple[np.ndarray, list[int]]:
-        """4-6 for each window of ``plan``: latents with the context frames known, sampling,
-        decoding; returns the video (F, H, W, 3) with the new frames appended and the joins."""
+        """4-6 for each window of ``plan``: latents with the context frames known (and the
+        window's part of ``motion_plan``), sampling, decoding; returns the video (F, H, W, 3)
+        with the new frames appended and the joins."""
         joins: list[int] = []
         ctx_frames = self.context_frames()
+        source = len(video)  # an extended clip's frames come before the plan's frame 0
         for k, new in enumerate(plan):
             shape, known, inpaint = self.prepare_latents(*size, context)  # 4
             progress = window_callback(callback, k * steps, steps * len(plan))
+            window_cond = cond
+            if motion_plan is not None:  # 4b: this window's part of the plan
+                has_ctx = k > 0 or extending
+                first = len(video) - source - (ctx_frames if has_ctx else 0)
+                layout = self.window_layout(motion_plan, first, shape, fps)
+                window_cond = {**cond, "layout": layout}
             latent = self.denoise(  # 5
-                shape, cond, uncond, known, inpaint, steps, guidance, generator, progress
+                shape, window_cond, uncond, known, inpaint, steps, guidance, generator, progress
             )
             frames = to_frames(self.decode(latent))  # 6: (F_win, H, W, 3)
             # after the first window (or when extending) the window starts with a re-creation

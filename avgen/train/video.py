@@ -14,6 +14,14 @@ CUDA that runs N CPU processes over gloo) trains, in order:
    not scored), the clip's fps as a condition, and a parameter EMA whose weights are saved to
    ``OUT/dit`` at every checkpoint (so a running job always leaves a usable model).
 
+Motion plans (``--plans``): the DiT gets a layout input (``layout_dim``,
+``avgen.video.layout``); each clip's plan is rebuilt from its metadata truth
+(``plan_from_motion_truth``; clips without one train with "no plan"), its layout features at
+the latent frames are cached like the latents, and PLAN_DROPOUT of the samples get no plan, so
+text-only generation keeps working. ``--init-from DIR`` starts the DiT from a model folder's
+DiT (its configuration, every weight whose name and shape match; the new layout input keeps its
+zero init, so training starts from the text-only model's outputs).
+
 The data folder is the world layout (``metadata.jsonl`` + mp4; ``avgen.worlds.loader``); clips
 are retimed to ``--fps`` and cropped / padded to ``--num-frames``. Output: ``OUT/vae``,
 ``OUT/dit`` (``save_pretrained``), ``OUT/pipeline.json`` (so ``OUT`` loads with
@@ -33,6 +41,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import signal
 import sys
 from dataclasses import asdict
@@ -60,6 +69,8 @@ from avgen.train.common import (
 from avgen.train.options import add_loop_options
 from avgen.train.streams import seed_init
 from avgen.video.dit import VideoDiT, random_known_condition
+from avgen.video.layout import FEATURES as LAYOUT_FEATURES
+from avgen.video.layout import window_layout
 from avgen.video.vae import VideoVAE
 
 COMPONENTS = ("vae", "dit")
@@ -72,6 +83,7 @@ TINY_CONFIG: dict[str, dict[str, Any]] = {
 }
 VAE_CROP_FRAMES = 9  # 1 + 4 * 2: short clips make VAE steps cheap (the VAE is convolutional)
 COND_DROPOUT = 0.1
+PLAN_DROPOUT = 0.3  # motion plans dropped to "no plan", so text-only generation keeps working
 
 
 # ----------------------------------------------------------------------------- options
@@ -105,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default=None, help="JSON (file or text): {component: kwargs}")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads per process")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--plans", action="store_true", help="the DiT follows motion plans "
+                   "(a layout input; plans from each clip's metadata truth)")  # fmt: skip
+    p.add_argument("--init-from", type=Path, default=None, help="start the DiT from this model "
+                   "folder's DiT (new inputs keep their zero init)")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_loop_options(p)
     return p
@@ -146,12 +162,53 @@ class VideoData(CaptionIndex):
         self.fps = float(args.fps)
         self.captions: list[list[str]] = [r.get("captions") or [r["text"]] for r in ds.rows]
         self.n = len(ds.rows)
+        # the motion plan each clip was rendered from (None: a user's own data, no truth)
+        self.plans = truth_plans(args.data, self.n)
         self.index_captions(self.captions)
+
+    def layout_features(self, frames: int, height: int, width: int, factor: int) -> torch.Tensor:
+        """Every clip's layout condition (N, FEATURES, frames, height, width) in float16 at the
+        latent grid; zeros = no plan."""
+        out = torch.zeros(self.n, LAYOUT_FEATURES, frames, height, width, dtype=torch.float16)
+        for i, plan in enumerate(self.plans):
+            if plan is not None:
+                feats = window_layout(plan, 0, frames, height, width, self.fps, factor)
+                out[i] = torch.from_numpy(feats)
+        return out
 
     def clips(self, idx: torch.Tensor) -> torch.Tensor:
         """(B, 3, F, H, W) float in [-1, 1]."""
         v = self.video[idx].permute(0, 4, 1, 2, 3).float()  # (B, 3, F, H, W)
         return v / 127.5 - 1.0
+
+
+def _truth_rows(folder: Path) -> list[dict]:
+    """The metadata.jsonl rows in full and in order (blank lines skipped, as the loader does)."""
+    rows = []
+    for line in (folder / "metadata.jsonl").read_text().splitlines():
+        if line.strip():
+            row = json.loads(line)
+            rows.append(row if isinstance(row, dict) else {})
+    return rows
+
+
+def truth_plans(folder: Path, n: int) -> list[Any]:
+    """The motion plans of a data folder's first ``n`` clips, from their metadata truth
+    (``plan_from_motion_truth``); None for a clip without MotionWorld truth."""
+    truth = _truth_rows(folder)
+    return [_truth_plan(truth[i]) if i < len(truth) else None for i in range(n)]
+
+
+def _truth_plan(row: dict) -> Any:
+    """A metadata row's motion plan (``plan_from_motion_truth``), None without MotionWorld truth."""
+    from avgen.plan import PlanError, plan_from_motion_truth
+
+    if not isinstance(row.get("objects"), list) or "size" not in row:
+        return None
+    try:
+        return plan_from_motion_truth(row)
+    except (KeyError, TypeError, ValueError, PlanError):
+        return None
 
 
 def dit_loss(
@@ -160,11 +217,14 @@ def dit_loss(
     text: dict[str, torch.Tensor],
     fps: float,
     gen: torch.Generator,
+    layout: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The DiT's training objective on clean latents x0 (B, C, F', h, w) and their captions'
     encodings (``tokens`` / ``mask`` / ``pooled``, on x0's device): COND_DROPOUT of the samples
     get the null text (for CFG), random known frames are revealed and not scored
-    (``random_known_condition``), rectified-flow loss. ``gen`` is a CPU generator."""
+    (``random_known_condition``), rectified-flow loss. ``layout`` (B, FEATURES, F', h, w): the
+    clips' motion-plan layouts, PLAN_DROPOUT of them dropped to zeros (no plan). ``gen`` is a
+    CPU generator."""
     b = x0.shape[0]
     drop = (torch.rand(b, generator=gen) < COND_DROPOUT).to(x0.device)  # -> the null text
     keep = (~drop).to(text["pooled"].dtype)
@@ -174,6 +234,9 @@ def dit_loss(
         "pooled": text["pooled"] * keep[:, None],
         "fps": torch.full((b,), float(fps), device=x0.device),
     }
+    if layout is not None:
+        keep_plan = (torch.rand(b, generator=gen) >= PLAN_DROPOUT).to(x0.device)
+        cond["layout"] = layout * keep_plan.to(layout.dtype)[:, None, None, None, None]
     cond.update(random_known_condition(x0, gen))
     return flow_matching_loss(model, x0, cond, mask=1.0 - cond["known_mask"])
 
@@ -257,26 +320,46 @@ class Trainer(ComponentLoop):
 
     def train_dit(self) -> None:
         vae_dir = self.out / "vae"
+        init = self.args.init_from
+        source = init_source(init) if init is not None else None
+        if not (vae_dir / "config.json").is_file() and init is not None and self.main:
+            if (init / "vae" / "config.json").is_file():  # the DiT's own VAE comes with it
+                shutil.copytree(init / "vae", vae_dir, dirs_exist_ok=True)
+        self.acc.wait_for_everyone()
         if not (vae_dir / "config.json").is_file():
             raise AvgenError(f"{vae_dir} has no trained VAE; train the 'vae' component first.")
         vae = VideoVAE.from_pretrained(vae_dir)
         lat = self.latents(vae)
         cache = text_cache(self.data, self.out, self.acc, self.quiet, batch=128)
         cfg = {
+            **(source.config.to_dict() if source is not None else {}),
             "latent_channels": vae.latent_channels,
             "default_fps": float(self.args.fps),
             **self.configs["dit"],
         }
+        cfg = {k: v for k, v in cfg.items() if not k.startswith("_")}
+        if self.args.plans:
+            cfg["layout_dim"] = LAYOUT_FEATURES
+        elif source is not None:
+            cfg.setdefault("layout_dim", 0)
         seed_init(self.args.seed, "dit")
         model = VideoDiT(**cfg)
+        if source is not None:
+            init_dit(model, source, self.args.init_from)
         data = self.data
+        layout = None
+        if model.layout_dim:
+            if model.layout_dim != LAYOUT_FEATURES:
+                raise AvgenError(f"the DiT's layout_dim must be {LAYOUT_FEATURES} (or 0).")
+            layout = self.layouts(lat.shape, vae.temporal_factor)
 
         def loss_fn(m: torch.nn.Module, idx: torch.Tensor, gen: torch.Generator) -> dict:
             dev = self.acc.device
             x0 = lat[idx].float().to(dev)  # (B, C, F', h, w)
             text = gather_text(cache, data.random_captions(idx, gen))
             text = {k: v.to(dev) for k, v in text.items()}
-            return {"total": dit_loss(m, x0, text, data.fps, gen)}
+            plan = None if layout is None else layout[idx].float().to(dev)
+            return {"total": dit_loss(m, x0, text, data.fps, gen, plan)}
 
         def export(inner: torch.nn.Module, averager: EMA | None, step: int) -> None:
             """Save the EMA weights as OUT/dit so a running job leaves a usable model."""
@@ -291,6 +374,24 @@ class Trainer(ComponentLoop):
         if averager is not None:
             averager.copy_to(model)
         self.finish("dit", model, step, {"ema_decay": averager.decay() if averager else None})
+
+    def layouts(self, shape: torch.Size, factor: int) -> torch.Tensor:
+        """Every clip's layout condition (N, FEATURES, F', h, w), cached in OUT/cache."""
+        _, _, f, h, w = shape
+        key = hashlib.sha256(
+            (self.args.data / "metadata.jsonl").read_bytes()
+            + str((self.data.n, self.args.num_frames, self.args.fps, f, h, w, factor)).encode()
+            + str(LAYOUT_FEATURES).encode()
+        ).hexdigest()[:16]
+        path = self.out / "cache" / f"layouts_{key}.safetensors"
+        with self.acc.main_process_first():
+            if not path.is_file():
+                feats = self.data.layout_features(f, h, w, factor)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+                save_file({"layouts": feats.contiguous()}, str(tmp))
+                os.replace(tmp, path)
+        return load_file(str(path))["layouts"]
 
     def run(self, components: list[str]) -> None:
         for name in components:
@@ -320,6 +421,29 @@ class Trainer(ComponentLoop):
             vocab = caption_vocabulary(self.data.unique_captions)
             (self.out / "vocabulary.json").write_text(json.dumps(vocab, indent=1) + "\n")
         self.acc.wait_for_everyone()
+
+
+def init_source(folder: Path) -> VideoDiT:
+    """The DiT of ``folder`` (a model folder or its ``dit/``) that ``--init-from`` starts from."""
+    src = folder / "dit" if (folder / "dit" / "config.json").is_file() else folder
+    if not (src / "config.json").is_file():
+        raise AvgenError(f"--init-from {folder} holds no video DiT (no config.json).")
+    return VideoDiT.from_pretrained(src)
+
+
+def init_dit(model: VideoDiT, source: VideoDiT, folder: Path) -> None:
+    """Load ``source``'s weights into ``model`` wherever name and shape match; weights the
+    source lacks (the layout input) keep their initialisation. A source whose weights do not
+    all fit is refused."""
+    weights = source.state_dict()
+    own = model.state_dict()
+    shared = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
+    if len(shared) < len(weights):
+        raise AvgenError(
+            f"--init-from {folder}: {len(weights) - len(shared)} of its weights do not fit "
+            "this DiT's configuration; give the same sizes in --config."
+        )
+    model.load_state_dict({**own, **shared})
 
 
 def write_pipeline_config(out: Path, args: argparse.Namespace) -> None:

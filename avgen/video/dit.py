@@ -14,7 +14,12 @@ Written by us (diffusers' video transformers are far larger than this CPU budget
   mask are concatenated to the input channels (``cond["known"]`` (B, C, F', H', W'),
   ``cond["known_mask"]`` (B, 1, F', H', W'); zeros when absent);
 - optional frame-rate condition ``cond["fps"]`` (float or (B,), default ``default_fps``): the
-  rate at which the clip's motion was sampled, e.g. 32 for 4x slow motion at 8 fps playback.
+  rate at which the clip's motion was sampled, e.g. 32 for 4x slow motion at 8 fps playback;
+- optional motion-plan layout (models with ``layout_dim`` > 0, ``avgen.video.layout``):
+  ``cond["layout"]`` (B, layout_dim, F', H', W') per-cell features of where each object is
+  (occupancy, centre offset, size, instance slot; never colour or shape), patchified like the
+  latent and added to the patch tokens through a small MLP whose output starts at zero, so a
+  text-only model fine-tunes into one that follows plans (all zeros, or no key = no plan).
 
 Call contract (avgen.diffusion): ``model(x_t, t, cond) -> v``, all (B, C, F', H', W'); t (B,).
 """
@@ -59,6 +64,7 @@ class DiTConfig(ModelConfig):
     fps_conditioning: bool = True
     default_fps: float = 8.0
     rope_theta: float = 10000.0
+    layout_dim: int = 0  # 0: no plan input (text-only models); avgen.video.layout.FEATURES
 
 
 class VideoDiT(PretrainedModel):
@@ -95,6 +101,13 @@ class VideoDiT(PretrainedModel):
         patch_vol = math.prod(self.patch_size)
 
         self.patch_embed = nn.Linear(in_ch * patch_vol, hidden_size)
+        self.layout_dim = int(cfg.layout_dim)
+        if self.layout_dim:  # per-token plan layout -> token offsets; zero output at init
+            self.layout_in = nn.Sequential(
+                nn.Linear(self.layout_dim * patch_vol, hidden_size),
+                nn.SiLU(),
+                nn.Linear(hidden_size, hidden_size),
+            )
         self.t_embed = SinusoidalEmbedder(hidden_size, scale=1000.0)
         self.pooled_embed = embedding_mlp(cfg.text_dim, hidden_size)
         fps_embed = SinusoidalEmbedder(hidden_size, scale=100.0) if cfg.fps_conditioning else None
@@ -124,6 +137,9 @@ class VideoDiT(PretrainedModel):
         for layer in (self.final_ada, self.final):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
+        if self.layout_dim:
+            nn.init.zeros_(self.layout_in[2].weight)
+            nn.init.zeros_(self.layout_in[2].bias)
 
     # ---- patches -------------------------------------------------------------------------
     def patchify(self, x: Tensor) -> tuple[Tensor, tuple[int, int, int]]:
@@ -196,6 +212,24 @@ class VideoDiT(PretrainedModel):
         kmask = kmask.to(x.dtype)
         return torch.cat([x, known.to(x.dtype) * kmask, kmask], dim=1)  # (B, 2C + 1, F, H, W)
 
+    def _layout(self, cond: Mapping[str, Any], x: Tensor) -> Tensor | None:
+        """The layout's token offsets (B, N, hidden), or None (no layout input). No plan is
+        the all-zero layout, as plan dropout trains it."""
+        layout = cond.get("layout")
+        if not self.layout_dim:
+            return None
+        if layout is None:
+            zero = x.new_zeros(1, 1, self.layout_dim * math.prod(self.patch_size))
+            return self.layout_in(zero)  # (1, 1, hidden): the same offset for every token
+        want = (x.shape[0], self.layout_dim, *x.shape[2:])
+        if tuple(layout.shape) != want:
+            raise AvgenError(
+                f"cond['layout'] has shape {tuple(layout.shape)}; expected {want} "
+                "(batch, layout features, latent frames, height, width)."
+            )
+        tokens, _ = self.patchify(layout.to(x.dtype))
+        return self.layout_in(tokens)
+
     # ---- forward -------------------------------------------------------------------------
     def forward(self, x: Tensor, t: Tensor, cond: Mapping[str, Any] | None = None) -> Tensor:
         """Velocity prediction v (B, C, F', H', W') for x_t at times t (B,)."""
@@ -208,6 +242,9 @@ class VideoDiT(PretrainedModel):
         t = self._batch_scalar(t, b, x, "t")
         tokens, grid = self.patchify(self._input(x, cond))  # (B, N, in_ch * patch_vol)
         h = self.patch_embed(tokens)  # (B, N, hidden)
+        offsets = self._layout(cond, x)
+        if offsets is not None:
+            h = h + offsets
         ctx, ctx_mask, pooled = self._text(cond, b, x)
         c = self.t_embed(t) + self.pooled_embed(pooled)  # (B, hidden)
         if self.fps_embed is not None:

@@ -47,7 +47,8 @@ def test_parse_models():
 
 
 def test_render_pads_with_the_last_frame():
-    frames, captions = _tool()._render((0, 2, 32, 8, 17))
+    frames, captions, layouts = _tool()._render((0, 2, 32, 8, 17))
+    assert layouts is None  # no latent grid asked for: no plans
     assert frames.shape == (2, 17, 32, 32, 3) and frames.dtype.name == "uint8"
     assert (frames[:, 16] == frames[:, 15]).all()  # 2 s at 8 fps = 16 frames, padded to 17
     assert all(len(c) == 4 and all(isinstance(s, str) and s for s in c) for c in captions)
@@ -73,7 +74,7 @@ def test_pack_stage_keeps_every_caption_token(tmp_path):
     argv = ["pack", "--minilm", str(packed), "--clips", "3", "--out", str(tmp_path)]
     assert tool.main(argv) == 0
     _, kept = tool.unpack_minilm(packed, tmp_path / "full")
-    _, captions = tool._render((0, 3, 32, 8, 17))
+    _, captions, _ = tool._render((0, 3, 32, 8, 17))
     tokenizer = TextEncoder.from_default().tokenizer
     used = {i for caps in captions for ids in tokenizer(caps)["input_ids"] for i in ids}
     assert used <= kept and len(kept) < 5000  # a small part of the 30,522-token vocabulary
@@ -94,3 +95,21 @@ def test_run_trains_and_unpacks_a_dit(tmp_path, one_thread):
     assert tool.main(["unpack", "--out", str(out), "--name", "t", "--dest", str(dest)]) == 0
     model = VideoDiT.from_pretrained(dest)
     assert model.config["hidden_size"] == 32 and model.config["num_layers"] == 1
+
+
+def test_run_with_plans_from_a_saved_dit(tmp_path, one_thread):
+    tool = _tool()
+    base = tmp_path / "base"
+    VideoDiT(latent_channels=8, hidden_size=32, num_layers=1, num_heads=1).save_pretrained(base)
+    out = tmp_path / "out"
+    argv = ["run", "--out", str(out), "--work", str(tmp_path / "work"), "--clips", "4"]
+    argv += ["--workers", "1", "--models", f"t=32x1x1@{base}", "--minutes", "0.05"]
+    argv += ["--batch", "2", "--device", "cpu", "--log-every", "1", "--plans"]
+    assert tool.main(argv) == 0
+    cache = load_file(str(tmp_path / "work" / "cache.safetensors"))
+    layouts = cache["layouts"].float()  # (N, FEATURES, F', h, w) at the latent grid
+    assert layouts.shape[0] == 4 and layouts.shape[2:] == cache["latents"].shape[2:]
+    assert (layouts[:, 0] == 1).all() and layouts[:, 1].sum() > 0
+    dest = tmp_path / "dit"
+    assert tool.main(["unpack", "--out", str(out), "--name", "t", "--dest", str(dest)]) == 0
+    assert VideoDiT.from_pretrained(dest).layout_dim == layouts.shape[1]

@@ -14,7 +14,7 @@ import pytest
 
 from avgen.errors import AvgenError
 from avgen.pipelines.text_to_video import TextToVideoPipeline
-from avgen.train.video import main
+from avgen.train.video import init_dit, init_source, main
 from avgen.video import VideoDiT, VideoVAE
 from avgen.worlds.dataset import write_world_dataset
 
@@ -126,3 +126,34 @@ def test_object_weight_marks_moving_pixels_only() -> None:
     assert w[0, 0, 2, 2, 2] == 5.0 and w[0, 0, 2, 5, 5] == 1.0
     assert int((w > 1).sum()) == 5
     assert torch.equal(object_weight(video, 0.0), torch.ones(1, 1, 5, 8, 8))
+
+
+def test_plans_and_init_from(data: Path, tmp_path: Path) -> None:
+    """--plans: a layout input fed the clips' truth plans; --init-from: the text-only DiT's
+    weights (and its VAE), the new input at zero, so the start reproduces the old outputs."""
+    import torch
+    from safetensors.torch import load_file
+
+    from avgen.video.layout import FEATURES
+
+    base = tmp_path / "base"
+    assert main([*_common(data, base), "--steps", "2"]) == 0
+    out = tmp_path / "planned"
+    flags = ["--components", "dit", "--plans", "--init-from", str(base), "--steps", "2"]
+    assert main([*_common(data, out), *flags]) == 0
+    old = VideoDiT.from_pretrained(base / "dit")
+    new = VideoDiT.from_pretrained(out / "dit")
+    assert new.layout_dim == FEATURES and old.layout_dim == 0
+    assert (out / "vae" / "config.json").is_file()  # the DiT's own VAE came along
+    start = VideoDiT(**{k: v for k, v in new.config.to_dict().items() if k[0] != "_"})
+    init_dit(start, init_source(base), base)  # what training started from
+    for name, weight in old.state_dict().items():
+        assert torch.equal(weight, start.state_dict()[name]), name
+    assert not start.layout_in[2].weight.any()  # the new input starts at zero
+    layouts = load_file(str(next((out / "cache").glob("layouts_*.safetensors"))))["layouts"]
+    assert layouts.shape[:2] == (4, FEATURES) and layouts[:, 0].float().mean() == 1.0
+    assert layouts[:, 1].float().sum() > 0  # objects from every clip's truth
+    pipe = TextToVideoPipeline.from_pretrained(out)
+    assert pipe.follows_plans
+    with pytest.raises(AvgenError, match="--init-from"):
+        main([*_common(data, tmp_path / "x"), "--components", "dit", "--init-from", str(data)])
