@@ -230,6 +230,11 @@ def _plan_command(args: argparse.Namespace) -> int:
             "this prompt names nothing to play (an instrument, a raga, a genre or drums), so it "
             "gets no note plan; `avgen audio` renders it from the text alone."
         )
+    return _emit_plan(plan, args)
+
+
+def _emit_plan(plan: Any, args: argparse.Namespace) -> int:
+    """Print the plan's JSON, or write it to ``-o`` (atomically; ``--overwrite`` rules)."""
     if args.output is None:
         _print_json(plan.to_dict(), "the plan", indent=1)
         return 0
@@ -257,14 +262,9 @@ def _plan_video(args: argparse.Namespace) -> int:
             "this prompt names nothing to move (no object, or more than three), so it gets no "
             "motion plan; `avgen video` renders it from the text alone."
         )
-    if args.output is None:
-        _print_json(plan.to_dict(), "the plan", indent=1)
-        return 0
-    from avgen.plan.schema import write_json
-
-    write_json(plan.to_dict(), args.output, overwrite=args.overwrite)
-    print(args.output)
-    return 0
+    if args.output is not None:
+        api.check_output(args.output, (".json",))
+    return _emit_plan(plan, args)
 
 
 def _plan_check(args: argparse.Namespace) -> int:
