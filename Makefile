@@ -25,9 +25,9 @@ $(BIN)/avgen: pyproject.toml
 install: $(BIN)/avgen
 
 demo: install
-	$(BIN)/avgen audio "upbeat jazz saxophone solo with reverb at 120 BPM" -o out/sax.wav --preview
-	$(BIN)/avgen video "a red ball bouncing on a grass field in slow motion" -o out/ball.mp4 --preview
-	$(BIN)/avgen demo -o out/demo.mp4
+	$(BIN)/avgen audio "upbeat jazz saxophone solo with reverb at 120 BPM" -o out/sax.wav --preview --overwrite
+	$(BIN)/avgen video "a red ball bouncing on a grass field in slow motion" -o out/ball.mp4 --preview --overwrite
+	$(BIN)/avgen demo -o out/demo.mp4 --overwrite
 
 lint: install
 	$(BIN)/ruff check avgen tests benchmarks tools
