@@ -747,6 +747,26 @@ class ResolvedPlan:
     source: str  # "composer", "midi", "planner", "given" (a plan), "off" (text only) or "none"
     note: str | None = None  # why there is no plan
 
+    def setting(self) -> dict | bool | None:
+        """The sidecar's ``settings["plan"]``: the plan itself (so rerun replays it), False when
+        text only was asked for, None when there was none to follow."""
+        if self.plan is not None:
+            return self.plan.to_dict()
+        return False if self.source == "off" else None
+
+    def record(self) -> dict[str, Any]:
+        """The sidecar's ``plan_source`` and ``plan_note``."""
+        return {"plan_source": self.source, "plan_note": self.note}
+
+
+def _check_plan_length(given: Any, explicit_s: float | None, tolerance_s: float) -> None:
+    """A given plan must last the duration the user asked for (within ``tolerance_s``)."""
+    if explicit_s is not None and abs(given.duration_s - explicit_s) > tolerance_s:
+        raise AvgenError(
+            f"the plan lasts {given.duration_s:g} s but {explicit_s:g} s were asked for; "
+            "drop --duration (the plan's duration is used) or give a plan of that length."
+        )
+
 
 def resolve_note_plan(
     follows: bool,
@@ -781,11 +801,7 @@ def resolve_note_plan(
                 plans.notes_from_midi(melody, track=melody_track, duration_s=explicit_s), "midi"
             )
         given = plans.load_note_plan(plan)
-        if explicit_s is not None and abs(given.duration_s - explicit_s) > 0.05:
-            raise AvgenError(
-                f"the plan lasts {given.duration_s:g} s but {explicit_s:g} s were asked for; "
-                "drop --duration (the plan's duration is used) or give a plan of that length."
-            )
+        _check_plan_length(given, explicit_s, 0.05)
         return ResolvedPlan(given, "given")
     if not follows:
         return ResolvedPlan(None, "none", "the model does not follow note plans")
@@ -822,11 +838,7 @@ def resolve_motion_plan(
                 "drop --plan or use a model trained with plans."
             )
         given = plans.load_motion_plan(plan)
-        if explicit_s is not None and abs(given.duration_s - explicit_s) > 0.5 / fps + 1e-9:
-            raise AvgenError(
-                f"the plan lasts {given.duration_s:g} s but {explicit_s:g} s were asked for; "
-                "drop --duration (the plan's duration is used) or give a plan of that length."
-            )
+        _check_plan_length(given, explicit_s, 0.5 / fps + 1e-9)
         return ResolvedPlan(given, "given")
     if not follows:
         return ResolvedPlan(None, "none", "the model does not follow motion plans")

@@ -141,14 +141,14 @@ def audio_job(
     init_wave: Any,
     edit: dict[str, Any],
     extra: dict[str, Any],
-    note_plan: Any = None,
+    note_plan: Any,
 ) -> Job:
     """Text to audio (``options``: the API's ``GenerationOptions``; ``duration``: resolved
     from them and the prompt; ``init_wave`` the input read from ``edit["init_audio"]``;
     ``edit``: init_audio, strength, inpaint, super_resolution; ``extra``: model, candidates,
     vocoder, lora and the checked GPU switches; ``note_plan``: the API's ``ResolvedPlan``)
     resolved against ``pipe`` and checked by it."""
-    plan = note_plan.plan if note_plan is not None else None
+    plan = note_plan.plan
     steps = options.num_inference_steps
     steps = int(pipe.config["num_inference_steps"] if steps is None else steps)
     guidance = options.guidance_scale
@@ -186,13 +186,8 @@ def audio_job(
         settings["strength"] = float(strength)
         settings["inpaint"] = None if inpaint is None else [float(v) for v in inpaint]
         settings["super_resolution"] = None if cutoff is None else float(cutoff)
-    # the plan itself, so rerun replays it; False = text only was asked for
-    off = note_plan is not None and note_plan.source == "off"
-    settings["plan"] = plan.to_dict() if plan is not None else (False if off else None)
-    plan_record = {
-        "plan_source": note_plan.source if note_plan is not None else "none",
-        "plan_note": note_plan.note if note_plan is not None else None,
-    }
+    settings["plan"] = note_plan.setting()  # the plan itself, so rerun replays it
+    plan_record = note_plan.record()
     drawn = [(n.onset_s, n.duration_s, n.pitch) for n in plan.notes] if plan else None
     return Job(
         "audio", prompt, call, settings, steps * len(pipe.window_plan(duration)),
@@ -239,14 +234,14 @@ def video_job(
     num_frames: int | None,
     extra: dict[str, Any],
     upscale: int,
-    motion_plan: Any = None,
+    motion_plan: Any,
 ) -> Job:
     """Text to video (``options``: the API's ``GenerationOptions``; ``duration``: resolved from
     them and the prompt when ``num_frames`` is None; ``extra``: model, width, height, fps,
     init_image, extend and the checked GPU switches; ``motion_plan``: the API's
     ``ResolvedPlan``) resolved against ``pipe`` and checked by it."""
     cfg = pipe.config
-    plan = motion_plan.plan if motion_plan is not None else None
+    plan = motion_plan.plan
     width, height, fps = video_grid(pipe, extra)
     steps = options.num_inference_steps
     steps = int(cfg["num_inference_steps"] if steps is None else steps)
@@ -280,13 +275,8 @@ def video_job(
     for key in ("model", "init_image", "extend"):
         if extra.get(key) is not None:
             settings[key] = str(extra[key])
-    # the plan itself, so rerun replays it; False = text only was asked for
-    off = motion_plan is not None and motion_plan.source == "off"
-    settings["plan"] = plan.to_dict() if plan is not None else (False if off else None)
-    plan_record = {
-        "plan_source": motion_plan.source if motion_plan is not None else "none",
-        "plan_note": motion_plan.note if motion_plan is not None else None,
-    }
+    settings["plan"] = motion_plan.setting()  # the plan itself, so rerun replays it
+    plan_record = motion_plan.record()
     windows = pipe.window_plan(num_frames, has_context=source is not None)
     return Job(
         "video", prompt, call, settings, steps * len(windows),

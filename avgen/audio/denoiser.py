@@ -181,6 +181,17 @@ class AudioDenoiser(PretrainedModel):
             "pooled": torch.zeros(batch, self.text_dim, device=device),
         }
 
+    def _per_token(
+        self, value: torch.Tensor, dim: int, what: str, h: torch.Tensor, frames: int
+    ) -> torch.Tensor:
+        """A per-frame condition (B, T', dim), checked, grouped like the latent into tokens
+        (B, N, patch * dim)."""
+        b, n = h.shape[:2]
+        if value.shape != (b, frames, dim):
+            raise AvgenError(f"{what} has shape {tuple(value.shape)}; expected {(b, frames, dim)}.")
+        pad = n * self.patch - frames
+        return F.pad(value.to(h), (0, 0, 0, pad)).reshape(b, n, self.patch * dim)
+
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: dict[str, Any]) -> torch.Tensor:
         if x.ndim != 4 or x.shape[1] != self.c or x.shape[2] != self.f:
             raise AvgenError(
@@ -199,22 +210,12 @@ class AudioDenoiser(PretrainedModel):
         if beat is None and tempo is not None:
             beat = beat_grid(tempo.to(x.device), frames, self.frame_seconds)
         if beat is not None:
-            if beat.shape != (b, frames, self.beat_dim):
-                raise AvgenError(
-                    f"beat grid has shape {tuple(beat.shape)}; "
-                    f"expected {(b, frames, self.beat_dim)}."
-                )
-            beat = F.pad(beat.to(h), (0, 0, 0, pad)).reshape(b, n, p * self.beat_dim)
-            h = h + self.beat_in(beat)
+            h = h + self.beat_in(self._per_token(beat, self.beat_dim, "beat grid", h, frames))
         notes = cond.get("notes")
         if notes is not None and self.note_dim:
-            if notes.shape != (b, frames, self.note_dim):
-                raise AvgenError(
-                    f"note condition has shape {tuple(notes.shape)}; "
-                    f"expected {(b, frames, self.note_dim)}."
-                )
-            notes = F.pad(notes.to(h), (0, 0, 0, pad)).reshape(b, n, p * self.note_dim)
-            h = h + self.notes_in(notes)
+            h = h + self.notes_in(
+                self._per_token(notes, self.note_dim, "note condition", h, frames)
+            )
 
         t = t.to(x.device).reshape(-1).expand(b)
         c = self.t_mlp(sinusoidal_embedding(1000.0 * t.float(), self.dim))  # DiT's 0..1000

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from avgen.plan.notes import DRUM_KEYS, DrumHit, NotePlan, PlannedNote
+from avgen.plan.notes import DRUM_NAME_OF_KEY, DrumHit, NotePlan, PlannedNote
 from avgen.vocab import (
     GENRE_DEFAULTS,
     INSTRUMENTS,
@@ -27,7 +27,6 @@ from avgen.vocab import (
 from avgen.worlds.sound_compose import _compose_drums, _compose_music, _compose_raga
 from avgen.worlds.sound_plan import INSTRUMENT_PATTERNS, INSTRUMENT_REGISTERS, SCALES, _Plan
 
-_KEY_NAMES = {v: k for k, v in DRUM_KEYS.items()}
 _DIRECTED = {  # (pattern family, direction) -> SoundWorld pattern
     ("arpeggio", "rising"): "rising arpeggio",
     ("arpeggio", "falling"): "falling arpeggio",
@@ -123,7 +122,10 @@ def compose_notes(parsed: Any, duration_s: float, seed: int = 0) -> NotePlan | N
         notes=[_planned(n, duration_s) for n in notes if 21 <= n.pitch <= 108],
         tempo_bpm=plan.tempo_bpm,
         beats=[float(b) for b in beats],
-        drums=[DrumHit(float(d.onset), _KEY_NAMES.get(d.pitch, "kick"), d.velocity) for d in drums],
+        drums=[
+            DrumHit(float(d.onset), DRUM_NAME_OF_KEY.get(d.pitch, "kick"), d.velocity)
+            for d in drums
+        ],
         source="composer",
         meta={k: v for k, v in meta.items() if v is not None},
     )

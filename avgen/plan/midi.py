@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 
 from avgen.plan.notes import (
-    DRUM_KEYS,
+    DRUM_NAME_OF_KEY,
     DURATION_RANGE,
     PITCH_RANGE,
     TEMPO_RANGE,
@@ -18,7 +18,6 @@ from avgen.plan.notes import (
 from avgen.plan.schema import PlanError
 
 MAX_MIDI_BYTES = 8 * 1024 * 1024
-_KEY_NAMES = {v: k for k, v in DRUM_KEYS.items()}
 _EDGE = 1e-3  # times this close to the end would round onto it in the JSON form
 
 
@@ -74,11 +73,11 @@ def notes_from_midi(
     if not notes:
         raise PlanError(f"MIDI file {path} has no notes in its first {dur:g} s.")
     drums = [
-        DrumHit(float(n.start), _KEY_NAMES[n.pitch], max(1, int(n.velocity)))
+        DrumHit(float(n.start), DRUM_NAME_OF_KEY[n.pitch], max(1, int(n.velocity)))
         for i in pm.instruments
         if i.is_drum
         for n in i.notes
-        if n.pitch in _KEY_NAMES and n.start < dur - _EDGE
+        if n.pitch in DRUM_NAME_OF_KEY and n.start < dur - _EDGE
     ]
     _, tempi = pm.get_tempo_changes()
     tempo = float(tempi[0]) if len(tempi) else None

@@ -27,6 +27,8 @@ SOURCES = ("composer", "midi", "user")
 #: General MIDI drum keys of the kit pieces a plan may name.
 DRUM_KEYS = {**DRUM_NOTES, "pedal hat": 44}
 DRUM_NAMES = tuple(DRUM_KEYS)
+#: The kit piece of each General MIDI drum key above.
+DRUM_NAME_OF_KEY = {key: name for name, key in DRUM_KEYS.items()}
 #: Per-frame condition channels (``NotePlan.features``): 0 planned (1 on every frame of a plan,
 #: so "no plan" and "a planned rest" differ), 1 sounding, 2 note onset, 3 loudness
 #: (velocity / 127), 4 drum onset (its velocity / 127), 5-6 highest and lowest sounding pitch
@@ -252,7 +254,6 @@ def plan_from_world_truth(row: dict, duration_s: float | None = None) -> NotePla
     dur = float(duration_s if duration_s is not None else row.get("duration_s") or 0.0)
     if dur <= 0:
         return None
-    names = {v: k for k, v in DRUM_KEYS.items()}
     notes, drums = [], []
     for layer in layers:
         if not isinstance(layer, dict):
@@ -261,7 +262,9 @@ def plan_from_world_truth(row: dict, duration_s: float | None = None) -> NotePla
             if onset >= dur:
                 continue
             if layer.get("kind") == "drums":
-                drums.append(DrumHit(float(onset), names.get(int(pitch), "kick"), int(velocity)))
+                drums.append(
+                    DrumHit(float(onset), DRUM_NAME_OF_KEY.get(int(pitch), "kick"), int(velocity))
+                )
             elif PITCH_RANGE[0] <= pitch <= PITCH_RANGE[1]:
                 length = max(min(float(length), dur - float(onset)), 1e-3)
                 notes.append(PlannedNote(float(onset), length, int(pitch), int(velocity)))

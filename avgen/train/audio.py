@@ -52,6 +52,7 @@ from avgen.train.captions import (
 from avgen.train.common import (
     STOP,
     ComponentLoop,
+    load_matching,
     request_stop,
 )
 from avgen.train.options import add_loop_options
@@ -426,19 +427,11 @@ class Trainer(ComponentLoop):
 def init_denoiser(model: AudioDenoiser, folder: Path) -> None:
     """Load ``folder``'s denoiser weights (a model folder or its ``denoiser/``) into ``model``
     wherever name and shape match; weights the source lacks (new inputs such as ``notes_in``)
-    keep their initialisation. A source whose shapes all differ is refused."""
+    keep their initialisation. A source weight of another size is refused."""
     src = folder / "denoiser" if (folder / "denoiser" / "config.json").is_file() else folder
     if not (src / "config.json").is_file():
         raise AvgenError(f"--init-from {folder} holds no denoiser (no config.json).")
-    weights = AudioDenoiser.from_pretrained(src).state_dict()
-    own = model.state_dict()
-    shared = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
-    if len(shared) < len(weights):
-        raise AvgenError(
-            f"--init-from {folder}: {len(weights) - len(shared)} of its weights do not fit "
-            "this denoiser's configuration; give the same sizes in --config."
-        )
-    model.load_state_dict({**own, **shared})
+    load_matching(model, AudioDenoiser.from_pretrained(src).state_dict(), folder, "denoiser")
 
 
 def write_pipeline_config(out: Path, seconds: float) -> None:

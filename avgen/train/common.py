@@ -491,3 +491,17 @@ class ComponentLoop:
             and int(done.get("step", 0)) >= self.steps[name]
             and (self.out / name / "config.json").is_file()
         )
+
+
+def load_matching(model: torch.nn.Module, weights: dict, folder: Path, what: str) -> None:
+    """``--init-from``: load ``weights`` (the source model's state dict) into ``model``. Weights
+    the source lacks (new inputs, zero-initialised) keep their initialisation; a source weight
+    that does not fit ``model`` (another size) is refused, naming ``what`` was built."""
+    own = model.state_dict()
+    shared = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
+    if len(shared) < len(weights):
+        raise AvgenError(
+            f"--init-from {folder}: {len(weights) - len(shared)} of its weights do not fit "
+            f"this {what}'s configuration; give the same sizes in --config."
+        )
+    model.load_state_dict({**own, **shared})

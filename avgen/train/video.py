@@ -64,6 +64,7 @@ from avgen.train.common import (
     EMA,
     STOP,
     ComponentLoop,
+    load_matching,
     request_stop,
 )
 from avgen.train.options import add_loop_options
@@ -435,15 +436,7 @@ def init_dit(model: VideoDiT, source: VideoDiT, folder: Path) -> None:
     """Load ``source``'s weights into ``model`` wherever name and shape match; weights the
     source lacks (the layout input) keep their initialisation. A source whose weights do not
     all fit is refused."""
-    weights = source.state_dict()
-    own = model.state_dict()
-    shared = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
-    if len(shared) < len(weights):
-        raise AvgenError(
-            f"--init-from {folder}: {len(weights) - len(shared)} of its weights do not fit "
-            "this DiT's configuration; give the same sizes in --config."
-        )
-    model.load_state_dict({**own, **shared})
+    load_matching(model, source.state_dict(), folder, "DiT")
 
 
 def write_pipeline_config(out: Path, args: argparse.Namespace) -> None:
