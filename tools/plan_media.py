@@ -1,15 +1,20 @@
-"""The README's note-plan pictures: one MIDI melody rendered on two instruments.
+"""The README's plan pictures: a MIDI melody on two instruments, and a planned video clip.
 
 Writes a short MIDI tune (a folk-song opening and its answer, 6 s at 100 BPM) to
 ``docs/media/tune.mid``, renders it with the shipped audio model through the CLI's own path
 (``avgen.api.text_to_audio(..., melody=...)``) for two instrument prompts, and keeps their
-spectrogram previews (planned notes outlined) as ``docs/media/melody_<name>.png``.
+spectrogram previews (planned notes outlined) as ``docs/media/melody_<name>.png``. Then
+generates one video prompt with the shipped video model twice, with its motion plan
+(``avgen video PROMPT --preview``: the contact sheet draws the plan's trajectories) and text
+only (``--no-plan``), and keeps the contact sheets as ``docs/media/video_planned.png`` and
+``docs/media/video_text_only.png`` and the planned GIF as ``docs/media/video_planned.gif``.
 
-    python tools/plan_media.py
+    python tools/plan_media.py [--only audio|video]
 """
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import tempfile
 from pathlib import Path
@@ -42,8 +47,23 @@ def write_tune(path: Path, bpm: float = 100.0) -> Path:
     return path
 
 
-def main() -> None:
-    MEDIA.mkdir(parents=True, exist_ok=True)
+VIDEO_PROMPT = "a red ball bouncing and a blue box sliding to the right on a grass field"
+VIDEO_SEED = 3
+
+
+def video_media() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, plan in (("planned", None), ("text_only", False)):
+            mp4 = Path(tmp) / f"{name}.mp4"
+            api.text_to_video(VIDEO_PROMPT, mp4, plan=plan, preview=True, seed=VIDEO_SEED,
+                              duration_s=4.0, quiet=True)  # fmt: skip
+            shutil.copyfile(mp4.with_name(mp4.name + ".png"), MEDIA / f"video_{name}.png")
+            print(MEDIA / f"video_{name}.png")
+            if name == "planned":
+                shutil.copyfile(mp4.with_name(mp4.name + ".gif"), MEDIA / "video_planned.gif")
+
+
+def audio_media() -> None:
     tune = write_tune(MEDIA / "tune.mid")
     with tempfile.TemporaryDirectory() as tmp:
         for name, prompt in PROMPTS.items():
@@ -51,6 +71,17 @@ def main() -> None:
             api.text_to_audio(prompt, wav, melody=tune, preview=True, seed=0, quiet=True)
             shutil.copyfile(wav.with_name(wav.name + ".png"), MEDIA / f"melody_{name}.png")
             print(MEDIA / f"melody_{name}.png")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--only", choices=("audio", "video"), default=None)
+    args = p.parse_args()
+    MEDIA.mkdir(parents=True, exist_ok=True)
+    if args.only != "video":
+        audio_media()
+    if args.only != "audio":
+        video_media()
 
 
 if __name__ == "__main__":
