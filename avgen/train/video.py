@@ -115,6 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         help="extra VAE loss weight on moving-object pixels (0 = plain L1)",
     )
+    p.add_argument(
+        "--dit-object-weight",
+        type=float,
+        default=0.0,
+        help="with --plans: extra DiT loss weight on the latent cells the clip's objects cover "
+        "(0 = plain loss)",
+    )
     p.add_argument("--config", default=None, help="JSON (file or text): {component: kwargs}")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads per process")
     p.add_argument("--seed", type=int, default=0)
@@ -219,13 +226,16 @@ def dit_loss(
     fps: float,
     gen: torch.Generator,
     layout: torch.Tensor | None = None,
+    object_extra: float = 0.0,
 ) -> torch.Tensor:
     """The DiT's training objective on clean latents x0 (B, C, F', h, w) and their captions'
     encodings (``tokens`` / ``mask`` / ``pooled``, on x0's device): COND_DROPOUT of the samples
     get the null text (for CFG), random known frames are revealed and not scored
     (``random_known_condition``), rectified-flow loss. ``layout`` (B, FEATURES, F', h, w): the
-    clips' motion-plan layouts, PLAN_DROPOUT of them dropped to zeros (no plan). ``gen`` is a
-    CPU generator."""
+    clips' motion-plan layouts, PLAN_DROPOUT of them dropped to zeros (no plan);
+    ``object_extra`` > 0 weights the loss 1 + object_extra on the cells the layout's objects
+    cover (whether or not the plan is shown), where all of the plan's information lies. ``gen``
+    is a CPU generator."""
     b = x0.shape[0]
     drop = (torch.rand(b, generator=gen) < COND_DROPOUT).to(x0.device)  # -> the null text
     keep = (~drop).to(text["pooled"].dtype)
@@ -235,11 +245,15 @@ def dit_loss(
         "pooled": text["pooled"] * keep[:, None],
         "fps": torch.full((b,), float(fps), device=x0.device),
     }
+    weight = None
     if layout is not None:
         keep_plan = (torch.rand(b, generator=gen) >= PLAN_DROPOUT).to(x0.device)
         cond["layout"] = layout * keep_plan.to(layout.dtype)[:, None, None, None, None]
+        if object_extra > 0:  # the truth's object cells, with or without the plan shown
+            weight = 1.0 + object_extra * layout[:, 1:2].to(x0.dtype)  # (B, 1, F', h, w)
     cond.update(random_known_condition(x0, gen))
-    return flow_matching_loss(model, x0, cond, mask=1.0 - cond["known_mask"])
+    mask = 1.0 - cond["known_mask"]
+    return flow_matching_loss(model, x0, cond, mask=mask if weight is None else mask * weight)
 
 
 # ----------------------------------------------------------------------------- loop
@@ -360,7 +374,8 @@ class Trainer(ComponentLoop):
             text = gather_text(cache, data.random_captions(idx, gen))
             text = {k: v.to(dev) for k, v in text.items()}
             plan = None if layout is None else layout[idx].float().to(dev)
-            return {"total": dit_loss(m, x0, text, data.fps, gen, plan)}
+            weight = self.args.dit_object_weight
+            return {"total": dit_loss(m, x0, text, data.fps, gen, plan, weight)}
 
         def export(inner: torch.nn.Module, averager: EMA | None, step: int) -> None:
             """Save the EMA weights as OUT/dit so a running job leaves a usable model."""
@@ -472,6 +487,11 @@ def main(argv: list[str] | None = None) -> int:
         raise AvgenError(f"--num-frames {args.num_frames} must be 1 + 4k between 5 and 129.")
     if not 16 <= args.size <= 512 or args.size % 16:
         raise AvgenError(f"--size {args.size} must be a multiple of 16 from 16 to 512.")
+    weight = args.dit_object_weight
+    if weight and not args.plans:
+        raise AvgenError("--dit-object-weight needs --plans (the object cells come from plans).")
+    if not 0 <= weight <= 100:
+        raise AvgenError(f"--dit-object-weight must be from 0 to 100, got {weight:g}.")
     if not 1 <= args.fps <= 60:
         raise AvgenError(f"--fps {args.fps} is outside 1 to 60.")
     if args.checkpoint_every < 1 or args.log_every < 1:

@@ -157,3 +157,38 @@ def test_plans_and_init_from(data: Path, tmp_path: Path) -> None:
     assert pipe.follows_plans
     with pytest.raises(AvgenError, match="--init-from"):
         main([*_common(data, tmp_path / "x"), "--components", "dit", "--init-from", str(data)])
+
+
+def test_dit_object_weight_scores_object_cells_more(data: Path, tmp_path: Path) -> None:
+    """--dit-object-weight: the loss counts the layout's object cells 1 + w times; the same
+    error off the objects scores less than on them. Refused without --plans."""
+    import torch
+
+    from avgen.train.video import dit_loss
+    from avgen.video.layout import FEATURES
+
+    class Const(torch.nn.Module):  # predicts a velocity off by `err` on one cell only
+        def __init__(self, cell: tuple[int, int]) -> None:
+            super().__init__()
+            self.cell = cell
+
+        def forward(self, x, t, cond):  # noqa: ANN001
+            v = x / t.view(-1, 1, 1, 1, 1)  # x0 = 0: the exact velocity is the noise, x_t / t
+            v[:, :, :, self.cell[0], self.cell[1]] += 1.0
+            return v
+
+    x0 = torch.zeros(2, 4, 3, 4, 4)
+    text = {"tokens": torch.zeros(2, 5, 8), "mask": torch.ones(2, 5, dtype=torch.bool),
+            "pooled": torch.zeros(2, 8)}  # fmt: skip
+    layout = torch.zeros(2, FEATURES, 3, 4, 4)
+    layout[:, 0] = 1.0
+    layout[:, 1, :, 1, 1] = 1.0  # the object covers cell (1, 1)
+
+    def loss(cell: tuple[int, int], w: float) -> float:
+        gen = torch.Generator().manual_seed(0)
+        return float(dit_loss(Const(cell), x0, text, 8.0, gen, layout, w))
+
+    assert loss((1, 1), 0.0) == pytest.approx(loss((2, 2), 0.0))
+    assert loss((1, 1), 8.0) > loss((1, 1), 0.0) and loss((2, 2), 8.0) < loss((2, 2), 0.0)
+    with pytest.raises(AvgenError, match="needs --plans"):
+        main([*_common(data, tmp_path / "w"), "--components", "dit", "--dit-object-weight", "8"])
