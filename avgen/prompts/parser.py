@@ -425,7 +425,11 @@ def _drums(p: ParsedPrompt) -> str:
     return "rock beat"
 
 
-def _analyse(text: str, read: bool = True) -> tuple[ParsedPrompt, list[_Match]]:
+def _analyse(
+    text: str, read: bool = True
+) -> tuple[ParsedPrompt, list[_Match], tuple[list[str], list[int]]]:
+    """The parse, its vocabulary matches, and (tokens, indices of the words the lexicon does
+    not list, read or not)."""
     if not isinstance(text, str):
         raise AvgenError(f"a prompt must be a string, got {type(text).__name__}")
     rest, duration, bpm = _extract_numbers(text.lower())
@@ -473,7 +477,7 @@ def _analyse(text: str, read: bool = True) -> tuple[ParsedPrompt, list[_Match]]:
     p.kind = "av" if len(sides) == 2 else (sides.pop() if sides else None)
     p.recognised = _recognised(matches, p)
     p.rewritten = _rewrite(text, spans, matches, found, still_unknown) if p.recognised else text
-    return p, matches
+    return p, matches, (tokens, unknown)
 
 
 def parse_prompt(text: str, *, read: bool = True) -> ParsedPrompt:
