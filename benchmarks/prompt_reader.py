@@ -63,6 +63,23 @@ def reader_accuracy(rows: list[dict], field: str, read: bool) -> dict[str, list[
     return dict(tally)
 
 
+_ATTR = {"verb": "motion", "instruments": "instrument", "patterns": "pattern"}
+
+
+def read_precision(rows: list[dict]) -> tuple[int, int]:
+    """(right, all) of the reader's matches over ``rows``: a match is right when its reading is
+    one of the prompt's expected attributes with the expected value."""
+    from avgen.prompts import parse_prompt
+
+    right = n = 0
+    for row in rows:
+        for r in parse_prompt(row["prompt"]).read_phrases:
+            attr = _ATTR.get(r["category"], r["category"])
+            right += row["expected"].get(attr) == r["key"]
+            n += 1
+    return right, n
+
+
 def total(t: dict[str, list[int]]) -> tuple[int, int]:
     return sum(h for h, _ in t.values()), sum(n for _, n in t.values())
 
@@ -80,13 +97,14 @@ def part_reader(sweep: bool) -> list[str]:
         # The anchors hold tune-half words, so the threshold is chosen without them: the
         # tune half then measures how far the vocabulary's own phrases carry a new word.
         tune = [r for r in rows if r["split"] == "tune"]
-        lines += ["| threshold | tune-half accuracy, vocabulary phrases only (no anchors) |"]
-        lines += ["|---|---|"]
+        lines += ["| threshold | tune-half accuracy, vocabulary phrases only (no anchors) "
+                  "| precision of the reader's matches |", "|---|---|---|"]  # fmt: skip
         saved = reader.THRESHOLD, reader.ANCHORS
         reader.ANCHORS, reader._INDEX = {}, None
         for th in (0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7):
             reader.THRESHOLD = th
-            lines.append(f"| {th:.2f} | {fmt(*total(reader_accuracy(tune, 'prompt', True)))} |")
+            accuracy = fmt(*total(reader_accuracy(tune, "prompt", True)))
+            lines.append(f"| {th:.2f} | {accuracy} | {fmt(*read_precision(tune))} |")
         (reader.THRESHOLD, reader.ANCHORS), reader._INDEX = saved, None
         lines.append("")
     for split in ("tune", "report"):
@@ -131,7 +149,7 @@ def part_linter() -> list[str]:
     return head + lines + ["", "Prompts with a layer judged wrong:", "", *misses, ""]
 
 
-def part_models(count: int) -> list[str]:
+def part_models(count: int, seconds: float) -> list[str]:
     import torch
 
     from avgen import api
@@ -164,17 +182,17 @@ def part_models(count: int) -> list[str]:
         for cond in conditions:
             plan_prompt, text = text_for(row, cond)
             plan = api.resolve_motion_plan(
-                vpipe.follows_plans, plan_prompt, None, None, 4.0, i, (fps, 64, 64)
+                vpipe.follows_plans, plan_prompt, None, None, seconds, i, (fps, 64, 64)
             ).plan
-            out = vpipe(text, num_frames=4 * fps, generator=torch.Generator().manual_seed(i),
-                        motion_plan=plan)  # fmt: skip
+            out = vpipe(text, num_frames=round(seconds * fps),
+                        generator=torch.Generator().manual_seed(i), motion_plan=plan)  # fmt: skip
             report = check_video(out.frames, fps, expected)
             for key, entry in report.items():
                 attr = key.split(".")[-1]
                 if attr in ("colour", "shape") and entry.get("match") is not None:
                     vt[cond][attr][0] += bool(entry["match"])
                     vt[cond][attr][1] += 1
-        print(f"video {i + 1}/{len(video)} {time.time() - t0:.0f} s", file=sys.stderr)
+        print(f"video {i + 1}/{len(video)} {time.time() - t0:.0f} s {dict(vt)}", file=sys.stderr)
     apipe = TextToAudioPipeline.from_pretrained(None)
     at: dict[str, dict[str, list[int]]] = {c: defaultdict(lambda: [0, 0]) for c in conditions}
     for i, row in enumerate(audio):
@@ -192,15 +210,16 @@ def part_models(count: int) -> list[str]:
                 if attr in ("register", "tempo_class") and entry.get("match") is not None:
                     at[cond][attr][0] += bool(entry["match"])
                     at[cond][attr][1] += 1
-        print(f"audio {i + 1}/{len(audio)} {time.time() - t0:.0f} s", file=sys.stderr)
+        print(f"audio {i + 1}/{len(audio)} {time.time() - t0:.0f} s {dict(at)}", file=sys.stderr)
     lines += ["| model, attribute | " + " | ".join(conditions) + " |", "|---|---|---|---|"]
     for name, tally, attrs in (("video", vt, ("colour", "shape")),
                                ("audio", at, ("register", "tempo_class"))):  # fmt: skip
         for attr in attrs:
             cells = [fmt(*tally[c][attr]) for c in conditions]
             lines.append(f"| {name} {attr} | " + " | ".join(cells) + " |")
-    lines += ["", f"{len(video)} video + {len(audio)} audio prompts, 3 conditions each; "
-              f"wall {time.time() - t0:.0f} s on 1 torch thread.", ""]  # fmt: skip
+    wall = time.time() - t0
+    lines += ["", f"{len(video)} video ({seconds:g} s) + {len(audio)} audio (4 s) prompts, "
+              f"3 conditions each; wall {wall:.0f} s on 1 torch thread.", ""]  # fmt: skip
     return lines
 
 
@@ -209,13 +228,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--part", choices=("reader", "linter", "models"), required=True)
     p.add_argument("--sweep", action="store_true", help="reader: threshold sweep on tune half")
     p.add_argument("--count", type=int, default=40, help="models: prompts per medium")
+    p.add_argument("--video-seconds", type=float, default=2.0, help="models: video clip length")
     args = p.parse_args(argv)
     if args.part == "reader":
         lines = part_reader(args.sweep)
     elif args.part == "linter":
         lines = part_linter()
     else:
-        lines = part_models(args.count)
+        lines = part_models(args.count, args.video_seconds)
     cmd = "python " + " ".join([sys.argv[0], *(argv if argv is not None else sys.argv[1:])])
     print(f"Command: `{cmd}`\n")
     print("\n".join(lines))

@@ -387,17 +387,15 @@ def _rewrite(
     kept_tokens = {m.start + k for m in matches for k in range(len(m.words))} - counts
     kept_tokens |= {r.start + k for r in read for k in range(r.length)}
     drop = set(unknown) - kept_tokens
-    for i in range(len(spans) - 1, -1, -1):  # stop words keep only when a kept word follows
-        tok = spans[i][0]
+    # A stop word (or count) stays when, past the dropped words, a kept word follows it
+    # before the next stop word or punctuation: "a sage round disk" -> "a circle", but "A cat
+    # chasing a laser pointer for 10 seconds in slow motion" -> "10 seconds in slow motion".
+    for i, (tok, _, _) in enumerate(spans):
         if (tok in _STOPWORDS or i in counts) and i not in kept_tokens:
             j = i + 1
-            while (
-                j < len(spans)
-                and j not in kept_tokens
-                and (spans[j][0] in _STOPWORDS or j in counts)
-            ):
+            while j < len(spans) and j in drop:
                 j += 1
-            if j < len(spans) and j in drop:
+            if j >= len(spans) or j not in kept_tokens:
                 drop.add(i)
     edits = [(spans[r.start][1], spans[r.start + r.length - 1][2], r.replacement) for r in read]
     edits += [(spans[i][1], spans[i][2], "") for i in drop]

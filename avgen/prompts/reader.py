@@ -29,8 +29,9 @@ MAX_NGRAM = 4
 MAX_READ = 128
 #: Words that only qualify the word before them ("cube-shaped", "rose-coloured"): never read.
 FILLERS = frozenset("shaped coloured colored sized looking ish toned tinted like".split())
-#: Reading categories the reader never gives (numbers and medium hints are the parser's).
-_SKIP = frozenset({"count", "hint"})
+#: Reading categories the reader never gives: numbers and medium hints are the parser's, and
+#: the raga words are a fine-tuning vocabulary (rare words whose embeddings sit near anything).
+_SKIP = frozenset({"count", "hint", "raga", "raga_words"})
 
 #: Extra phrases the reader matches against, per (category, key): common English words for the
 #: worlds' attributes that the vocabulary (and so the training captions) never lists. They are
