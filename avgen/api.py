@@ -141,7 +141,7 @@ def resolve_duration(prompt: str, flag: float | None) -> tuple[float, str]:
         return float(check_duration(flag)), "flag"
     from avgen.prompts import parse_prompt
 
-    parsed = parse_prompt(prompt).duration_s
+    parsed = parse_prompt(prompt, read=False).duration_s
     if parsed is not None:
         return float(check_duration(parsed)), "prompt"
     return DEFAULT_DURATION_S, "default"
@@ -151,7 +151,7 @@ def check_prompt_tempo(prompt: str) -> float | None:
     """The prompt's tempo ("at 120 BPM") checked against the tempo range, or None."""
     from avgen.prompts import parse_prompt
 
-    tempo = parse_prompt(prompt).tempo_bpm
+    tempo = parse_prompt(prompt, read=False).tempo_bpm
     if tempo is not None:
         check_range("tempo", tempo, label="the prompt's tempo")
     return tempo

@@ -393,9 +393,12 @@ def lint_prompt(
         raise AvgenError(f"kind must be 'audio', 'video' or 'av', got {kind!r}")
     parsed, matches, words = _analyse(text)
     warnings = _warnings(parsed, matches)
-    if kind is None and parsed.kind is None:
+    # The kind comes from the vocabulary's own words when they tell it (a read phrase is a
+    # guess: "peak" read as a high register must not make a mountain scene an AV prompt).
+    guessed = _analyse(text, read=False)[0].kind or parsed.kind
+    if kind is None and guessed is None:
         warnings.append("no audio or video words found; linted as video (pass kind to choose)")
-    kind = kind or parsed.kind or "video"
+    kind = kind or guessed or "video"
     layers = _layers(parsed, matches, kind, words)
     report = LintReport(
         text=text,
