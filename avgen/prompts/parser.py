@@ -387,16 +387,24 @@ def _rewrite(
     kept_tokens = {m.start + k for m in matches for k in range(len(m.words))} - counts
     kept_tokens |= {r.start + k for r in read for k in range(r.length)}
     drop = set(unknown) - kept_tokens
-    # A stop word (or count) stays when, past the dropped words, a kept word follows it
-    # before the next stop word or punctuation: "a sage round disk" -> "a circle", but "A cat
-    # chasing a laser pointer for 10 seconds in slow motion" -> "10 seconds in slow motion".
-    for i, (tok, _, _) in enumerate(spans):
-        if (tok in _STOPWORDS or i in counts) and i not in kept_tokens:
-            j = i + 1
-            while j < len(spans) and j in drop:
-                j += 1
-            if j >= len(spans) or j not in kept_tokens:
-                drop.add(i)
+    # A stop word (or count) stays before a kept word, a staying stop word or a number span
+    # ("at 70 BPM"), and past dropped words before a kept word: "a sage round disk" ->
+    # "a circle", but
+    # "A cat chasing a laser pointer for 10 seconds in slow motion" -> "for 10 seconds in slow
+    # motion".
+    stays: set[int] = set()
+    for i in range(len(spans) - 1, -1, -1):
+        tok = spans[i][0]
+        if not ((tok in _STOPWORDS or i in counts) and i not in kept_tokens):
+            continue
+        j = i + 1
+        while j < len(spans) and j in drop:
+            j += 1
+        if j == i + 1:  # nothing dropped in between: a kept word, a staying one or a number
+            follows = _gap(base, spans, i) or j in kept_tokens or j in stays
+        else:  # past dropped words only a kept word keeps it
+            follows = j in kept_tokens
+        (stays if follows else drop).add(i)
     edits = [(spans[r.start][1], spans[r.start + r.length - 1][2], r.replacement) for r in read]
     edits += [(spans[i][1], spans[i][2], "") for i in drop]
     out, cursor = [], 0
@@ -412,6 +420,12 @@ def _rewrite(
     result = re.sub(r"^[\s,;:.!?]+|[\s,;:]+$", "", result)
     result = re.sub(r"\(\s*\)", "", result).strip()
     return result or text.strip()
+
+
+def _gap(text: str, spans: list[tuple[str, int, int]], i: int) -> bool:
+    """Whether a number span ("10 seconds", "120 BPM": no tokens) follows token ``i``."""
+    end = spans[i + 1][1] if i + 1 < len(spans) else len(text)
+    return bool(re.search(r"\w", text[spans[i][2] : end]))
 
 
 def _drums(p: ParsedPrompt) -> str:
@@ -474,7 +488,8 @@ def _analyse(
     sides = sides or ({"video"} if p.styles else set())
     p.kind = "av" if len(sides) == 2 else (sides.pop() if sides else None)
     p.recognised = _recognised(matches, p)
-    p.rewritten = _rewrite(text, spans, matches, found, still_unknown) if p.recognised else text
+    changed = p.recognised and (found or still_unknown)
+    p.rewritten = _rewrite(text, spans, matches, found, still_unknown) if changed else text
     return p, matches, (tokens, unknown)
 
 
