@@ -29,6 +29,13 @@ MAX_NGRAM = 4
 MAX_READ = 128
 #: Words that only qualify the word before them ("cube-shaped", "rose-coloured"): never read.
 FILLERS = frozenset("shaped coloured colored sized looking ish toned tinted like".split())
+#: Words the motion planner reads from the prompt itself (avgen/plan/physics.py: two objects
+#: colliding, one landing on another): never read, so "colliding" stays a collision and is not
+#: taken for a bounce. tests/prompts/test_reader.py keeps this in step with the planner.
+PLANNER_WORDS = frozenset(
+    """colliding collide collides collision crashing crash crashes hits hit hitting bumping
+    bumps into onto lands landing hovering""".split()
+)
 #: Reading categories the reader never gives: numbers and medium hints are the parser's, and
 #: the raga words are a fine-tuning vocabulary (rare words whose embeddings sit near anything).
 _SKIP = frozenset({"count", "hint", "raga", "raga_words"})
@@ -168,7 +175,8 @@ def candidates(
 ) -> list[tuple[int, int]]:
     """(start, length) of every n-gram (1..MAX_NGRAM tokens) made of unknown and stop words
     that starts and ends on an unknown word (``unknown``: token indices, sorted)."""
-    unknown_set = {i for i in unknown[:MAX_READ] if tokens[i] not in FILLERS}
+    skip = FILLERS | PLANNER_WORDS
+    unknown_set = {i for i in unknown[:MAX_READ] if tokens[i] not in skip}
     out = []
     for i in sorted(unknown_set):
         for n in range(1, MAX_NGRAM + 1):

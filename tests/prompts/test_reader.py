@@ -171,3 +171,11 @@ def test_model_specific_warnings_are_separate(tmp_path) -> None:
 def test_lexicon_lists_the_new_words() -> None:
     for words in (("downward",), ("descending",), ("drums",), ("floating",)):
         assert words in LEXICON
+
+
+def test_planner_words_are_left_to_the_planner() -> None:
+    from avgen.plan import physics
+
+    assert physics._COLLIDE_WORDS | physics._ONTO_WORDS <= reader.PLANNER_WORDS
+    p = parse_prompt("a red ball and a blue ball colliding")
+    assert [o.motion for o in p.objects] == [None, None] and p.read_phrases == []
