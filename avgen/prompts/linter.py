@@ -82,6 +82,7 @@ class LintReport:
     ignored_words: list[str] | None = None  # words the model never learned (model_dir given)
     model_card: str | None = None
     warnings: list[str] = field(default_factory=list)
+    read_phrases: list[dict] = field(default_factory=list)  # the reader's matches (parse)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -92,6 +93,11 @@ class LintReport:
         if self.missing:
             rows.append(f"missing:    {', '.join(self.missing)}")
         rows.append(f'suggestion: "{self.suggestion}"')
+        if self.read_phrases:
+            read = [
+                f"{r['phrase']} -> {r['rewrite']} ({r['score']:.2f})" for r in self.read_phrases
+            ]
+            rows.append(f"read as the vocabulary: {', '.join(read)}")
         if self.unknown_words:
             rows.append(f"unknown to the worlds' vocabulary: {', '.join(self.unknown_words)}")
         if self.ignored_words:
@@ -408,12 +414,19 @@ def lint_prompt(
         suggestion=_suggest(parsed, layers, kind),
         unknown_words=parsed.unknown_words,
         warnings=warnings,
+        read_phrases=parsed.read_phrases,
     )
     if model_dir is not None:
         card = find_model_card(model_dir)
         learned = _vocabulary_section(card)
         report.model_card = str(card)
-        phrases = [m.words for m in matches if m.readings[0][0] not in ("count", "hint")]
+        # a read phrase reaches the model as its rewrite ("ruby" -> "red"): check that word
+        rewrites = {r["phrase"]: r["rewrite"] for r in parsed.read_phrases}
+        phrases = [
+            _phrase(rewrites.get(" ".join(m.words), " ".join(m.words)))
+            for m in matches
+            if m.readings[0][0] not in ("count", "hint")
+        ]
         phrases += [(w,) for w in parsed.unknown_words]
         ignored = [" ".join(ph) for ph in phrases if not _learned(ph, learned)]
         report.ignored_words = list(dict.fromkeys(ignored))

@@ -164,6 +164,9 @@ def test_model_specific_warnings_are_separate(tmp_path) -> None:
     report = lint_prompt("a crimson ball bouncing on a lawn", model_dir=tmp_path)
     assert report.model_card == str(card)
     assert "crimson" in report.ignored_words and "ball" not in report.ignored_words
+    read = lint_prompt("a ruby ball bouncing", model_dir=tmp_path)
+    assert read.ignored_words == [] and read.read_phrases[0]["rewrite"] == "red"
+    assert "ruby -> red" in read.format()
     plain = lint_prompt("a crimson ball bouncing on a lawn")
     assert plain.ignored_words is None and plain.model_card is None
 
