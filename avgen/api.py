@@ -980,6 +980,9 @@ def rerun(
         ]
     if record.get("prompt") is None:
         raise AvgenError(f"sidecar {sidecar}: 'prompt' must be text, got None.")
+    # a sidecar written before the canonical rewrite existed records none: the model read the
+    # prompt as written, so the replay does too
+    settings.setdefault("rewrite", False)
     return generators[command](
         record["prompt"], target, seed=record["seed"], overwrite=overwrite, **settings
     )

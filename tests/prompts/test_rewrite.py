@@ -74,6 +74,14 @@ def test_video_sidecar_records_both_prompts_and_rerun_replays(tmp_path: Path) ->
     again = api.rerun(Path(str(off) + ".json"), tmp_path / "again.mp4")[0]
     assert again.read_bytes() == off.read_bytes()
     assert sidecar(again)["settings"]["rewrite"] is False
+    again = api.rerun(Path(str(on) + ".json"), tmp_path / "again_on.mp4")[0]
+    assert again.read_bytes() == on.read_bytes()
+    # a sidecar from before the rewrite (no settings.rewrite) replays the prompt as written
+    old = dict(b, settings={k: v for k, v in b["settings"].items() if k != "rewrite"})
+    old_sidecar = tmp_path / "old.mp4.json"
+    old_sidecar.write_text(json.dumps(old), encoding="utf-8")
+    replay = api.rerun(old_sidecar, tmp_path / "replay.mp4")[0]
+    assert replay.read_bytes() == off.read_bytes()
 
 
 @pytest.mark.skipif(not HAS_VIDEO_MODEL, reason="no shipped video model")
