@@ -182,3 +182,18 @@ def test_planner_words_are_left_to_the_planner() -> None:
     assert physics._COLLIDE_WORDS | physics._ONTO_WORDS <= reader.PLANNER_WORDS
     p = parse_prompt("a red ball and a blue ball colliding")
     assert [o.motion for o in p.objects] == [None, None] and p.read_phrases == []
+
+
+def test_vocabulary_prompts_do_not_import_torch() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from avgen.prompts import lint_prompt, parse_prompt\n"
+        "parse_prompt('two red balls bouncing on a grass field, 4 seconds')\n"
+        "lint_prompt('a red ball bouncing on a grass field, cinematic')\n"
+        "print('torch' in sys.modules, 'transformers' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
