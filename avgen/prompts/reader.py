@@ -26,7 +26,7 @@ THRESHOLD = 0.5
 MAX_NGRAM = 4
 #: At most this many unknown words of one prompt are read (the rest stay unknown), so a long
 #: prompt costs at most MAX_READ x MAX_NGRAM encodings.
-MAX_READ = 128
+MAX_READ = 48
 #: Words that only qualify the word before them ("cube-shaped", "rose-coloured"): never read.
 FILLERS = frozenset("shaped coloured colored sized looking ish toned tinted like".split())
 #: Words the motion planner reads from the prompt itself (avgen/plan/physics.py: two objects
