@@ -187,6 +187,7 @@ class _Match:
     readings: tuple[Reading, ...]
     start: int  # token index
     chunk: int  # clause index
+    stands_for: tuple[str, ...] = ()  # a read phrase: the vocabulary phrase it matched
 
     @property
     def sides(self) -> set[str]:

@@ -25,6 +25,7 @@ from avgen.prompts.lexicon import (
     _STOPWORDS,
     LEXICON,
     _Match,
+    _phrase,
     _side,
     _token_spans,
 )
@@ -210,11 +211,12 @@ def _pick_side(
         around = clause.matches[max(i - 1, 0) : i + 1]
         nearest = min(around, key=lambda n: (abs(n.start - m.start), n.start < m.start))
         return next(iter(nearest.sides))
-    if m.words in (("rising",), ("falling",)):  # motions only with a visual object
+    words = m.stands_for or m.words
+    if words in (("rising",), ("falling",)):  # motions only with a visual object
         return "video" if has_objects or not has_audio else "audio"
     if len(everywhere) == 1:
         return next(iter(everywhere))
-    return _DEFAULT_SIDE.get(m.words, "audio")
+    return _DEFAULT_SIDE.get(words, "audio")
 
 
 def _resolve(matches: list[_Match], has_bpm: bool) -> list[_Match]:
@@ -451,8 +453,9 @@ def _analyse(
     if read and unknown:
         found = read_unknown(tokens, unknown, _STOPWORDS)
         for r in found:
-            raw.append(_Match(tuple(tokens[r.start : r.start + r.length]), r.readings, r.start,
-                              _chunk_at(spans, r.start)))  # fmt: skip
+            words = tuple(tokens[r.start : r.start + r.length])
+            raw.append(_Match(words, r.readings, r.start, _chunk_at(spans, r.start),
+                              _phrase(r.match)))  # fmt: skip
         raw.sort(key=lambda m: m.start)
     covered = {r.start + k for r in found for k in range(r.length)}
     still_unknown = [i for i in unknown if i not in covered]

@@ -145,6 +145,8 @@ def test_layers_from_the_wording() -> None:
     assert lint_prompt("A golden retriever running through a sunflower field, handheld camera",
                        kind="video").missing == []  # fmt: skip
     assert lint_prompt("a paper boat", kind="video").layers["style/camera"] is False
+    # "boat" read as "sea" (scene or ocean waves) takes the side "sea" has alone: video
+    assert lint_prompt("a paper boat").kind == "video"
     music = lint_prompt("Melancholic harmonica ballad", kind="audio")
     assert music.layers == {"genre/mood": True, "details": True, "length/tempo": False}
     assert lint_prompt("a 15 second loop", kind="audio").layers["length/tempo"]
