@@ -263,10 +263,10 @@ def _exemplar_embeddings(layer: str) -> object:
 def _worded_layers(tokens: list[str], unknown: list[int], names: tuple[str, ...]) -> set[str]:
     """The layers of ``names`` that the words outside the vocabulary fill: a cue word, or an
     n-gram of them near one of the layer's exemplars (MiniLM, loaded only for such words)."""
-    from avgen.prompts.reader import candidates
+    from avgen.prompts.reader import FILLERS, candidates
 
     found = {n for n in names if n in CUES and any(t in CUES[n] for t in tokens)}
-    spans = candidates(tokens, unknown, _STOPWORDS)
+    spans = candidates(tokens, unknown, _STOPWORDS, FILLERS)  # "crashing" is a motion here
     todo = [n for n in names if n not in found]
     if not spans or not todo:
         return found

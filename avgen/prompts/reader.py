@@ -171,11 +171,14 @@ def _encode(texts: list[str]) -> Any:
 
 
 def candidates(
-    tokens: list[str], unknown: list[int], stop: frozenset[str]
+    tokens: list[str],
+    unknown: list[int],
+    stop: frozenset[str],
+    skip: frozenset[str] = FILLERS | PLANNER_WORDS,
 ) -> list[tuple[int, int]]:
     """(start, length) of every n-gram (1..MAX_NGRAM tokens) made of unknown and stop words
-    that starts and ends on an unknown word (``unknown``: token indices, sorted)."""
-    skip = FILLERS | PLANNER_WORDS
+    that starts and ends on an unknown word (``unknown``: token indices, sorted); words in
+    ``skip`` are left out (the reader's default: fillers and the planner's words)."""
     unknown_set = {i for i in unknown[:MAX_READ] if tokens[i] not in skip}
     out = []
     for i in sorted(unknown_set):

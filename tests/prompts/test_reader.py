@@ -150,6 +150,9 @@ def test_layers_from_the_wording() -> None:
     music = lint_prompt("Melancholic harmonica ballad", kind="audio")
     assert music.layers == {"genre/mood": True, "details": True, "length/tempo": False}
     assert lint_prompt("a 15 second loop", kind="audio").layers["length/tempo"]
+    # words the reader leaves to the motion planner still fill the motion layer
+    assert lint_prompt("a hummingbird hovering", kind="video").layers["motion"]
+    assert lint_prompt("two trucks crashing", kind="video").layers["motion"]
 
 
 def test_suggestion_keeps_content_and_adds_only_missing_layers() -> None:
