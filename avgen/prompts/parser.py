@@ -390,10 +390,9 @@ def _rewrite(
     kept_tokens |= {r.start + k for r in read for k in range(r.length)}
     drop = set(unknown) - kept_tokens
     # A stop word (or count) stays before a kept word, a staying stop word or a number span
-    # ("at 70 BPM"), and past dropped words before a kept word: "a sage round disk" ->
-    # "a circle", but
-    # "A cat chasing a laser pointer for 10 seconds in slow motion" -> "for 10 seconds in slow
-    # motion".
+    # ("at 70 BPM"), and past dropped words before a kept word: "a sage round disk" -> "a
+    # circle", but "A cat chasing a laser pointer for 10 seconds in slow motion" -> "for 10
+    # seconds in slow motion".
     stays: set[int] = set()
     for i in range(len(spans) - 1, -1, -1):
         tok = spans[i][0]
