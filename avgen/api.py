@@ -141,7 +141,7 @@ def resolve_duration(prompt: str, flag: float | None) -> tuple[float, str]:
         return float(check_duration(flag)), "flag"
     from avgen.prompts import parse_prompt
 
-    parsed = parse_prompt(prompt).duration_s
+    parsed = parse_prompt(prompt, read=False).duration_s
     if parsed is not None:
         return float(check_duration(parsed)), "prompt"
     return DEFAULT_DURATION_S, "default"
@@ -151,10 +151,44 @@ def check_prompt_tempo(prompt: str) -> float | None:
     """The prompt's tempo ("at 120 BPM") checked against the tempo range, or None."""
     from avgen.prompts import parse_prompt
 
-    tempo = parse_prompt(prompt).tempo_bpm
+    tempo = parse_prompt(prompt, read=False).tempo_bpm
     if tempo is not None:
         check_range("tempo", tempo, label="the prompt's tempo")
     return tempo
+
+
+def own_model(pipe: Any) -> bool:
+    """Whether ``pipe`` is one of avgen's own models (trained on the worlds' captions), not a
+    diffusers folder (which reads prompts as people write them and gets them unchanged)."""
+    return not type(pipe).__module__.startswith("avgen.pipelines.diffusers")
+
+
+def text_condition(pipe: Any, prompt: str, rewrite: bool) -> tuple[str, dict[str, Any]]:
+    """The text condition ``pipe`` gets for ``prompt`` and the sidecar's record of it.
+
+    avgen's own models get the canonical rewrite (``ParsedPrompt.rewritten``: the prompt in the
+    words they were trained on) unless ``rewrite`` is False; diffusers folders always get the
+    prompt unchanged. A prompt with no recognised word is passed as written (it generates
+    from the text alone) and the record says that nothing was recognised."""
+    if not isinstance(rewrite, bool):
+        raise AvgenError(f"rewrite must be True or False, got {spell(rewrite)}.")
+    from avgen.prompts import parse_prompt as _parse
+
+    parsed = _parse(prompt)
+    applied = rewrite and own_model(pipe) and parsed.recognised
+    condition = parsed.rewritten if applied else prompt
+    record: dict[str, Any] = {
+        "rewritten_prompt": condition if applied else None,
+        "text_condition": condition,
+        "prompt_recognised": parsed.recognised,
+    }
+    if not parsed.recognised:
+        record["prompt_note"] = (
+            "nothing in the prompt was recognised; generated from the text alone"
+        )
+    elif not own_model(pipe):
+        record["prompt_note"] = "a diffusers model: the prompt is passed unchanged"
+    return condition, record
 
 
 def output_paths(output: str | Path, n_prompts: int, batch: int) -> list[list[Path]]:
@@ -412,6 +446,7 @@ def text_to_audio(
     plan: Any = None,
     melody: str | Path | None = None,
     melody_track: int | None = None,
+    rewrite: bool = True,
     overwrite: bool = False,
     check_only: bool = False,
     progress: Callable[[int, int], None] | None = None,
@@ -425,6 +460,9 @@ def text_to_audio(
     (``melody_track`` picks its melodic track) gives the notes instead; ``plan=False`` generates
     from the text alone. A plan's duration is the default duration; a different ``--duration``
     (or prompt duration) is an error. A batch reuses one plan with seeds seed + j.
+
+    ``rewrite`` (default True): avgen's own models get the prompt rewritten into the words they
+    were trained on (``text_condition``; the sidecar records both); diffusers folders never.
 
     Extra keywords: ``model`` (folder), ``candidates`` (N generated, the CLAP-best kept) and
     ``vocoder`` ("neural" or "griffin-lim"). A batch writes name_0 ... name_{N-1}; sample j
@@ -481,6 +519,8 @@ def text_to_audio(
     edit = dict(init_audio=init_audio, strength=strength, inpaint=inpaint,
                 super_resolution=super_resolution)  # fmt: skip
     job = audio_job(pipe, prompt, options, duration, init_wave, edit, extra, note_plan)
+    job.condition, job.condition_record = text_condition(pipe, prompt, rewrite)
+    job.settings["rewrite"] = rewrite
     if check_only:
         return []
     return write_batch(
@@ -512,6 +552,7 @@ def text_to_video(
     dtype: str = "fp32",
     quiet: bool = False,
     plan: Any = None,
+    rewrite: bool = True,
     overwrite: bool = False,
     check_only: bool = False,
     progress: Callable[[int, int], None] | None = None,
@@ -519,6 +560,8 @@ def text_to_video(
 ) -> list[Path]:
     """Text to video with the shipped space-time DiT (or ``model=`` a local folder: avgen's
     own, or a diffusers Wan / LTX-Video / CogVideoX folder with its model_index.json).
+
+    ``rewrite`` (default True): as in ``text_to_audio``.
 
     Extra keywords: ``model`` (folder), ``width`` / ``height`` (native pixels, default: the
     model's, 64 for avgen's; off-grid sizes are rounded with a warning), ``fps`` (default:
@@ -579,6 +622,8 @@ def text_to_video(
     if motion_plan.plan is not None and explicit is None:
         duration = motion_plan.plan.duration_s
     job = video_job(pipe, prompt, options, duration, num_frames, extra, upscale, motion_plan)
+    job.condition, job.condition_record = text_condition(pipe, prompt, rewrite)
+    job.settings["rewrite"] = rewrite
     if check_only:
         return []
     return write_batch(
@@ -632,11 +677,14 @@ def render_demo(
     return output
 
 
-def parse_prompt(text: str) -> dict[str, Any]:
-    """The parsed prompt as a JSON-ready dict (duration, tempo, objects, instruments, ...)."""
+def parse_prompt(text: str, *, read: bool = True) -> dict[str, Any]:
+    """The parsed prompt as a JSON-ready dict (duration, tempo, objects, instruments, ..., the
+    phrases the reader matched and the canonical rewrite); ``read=False``: vocabulary only."""
     from avgen.prompts import parse_prompt as _parse
 
-    return _parse(check_prompt(text)).to_dict()
+    if not isinstance(read, bool):
+        raise AvgenError(f"read must be True or False, got {spell(read)}.")
+    return _parse(check_prompt(text), read=read).to_dict()
 
 
 def lint_prompt(text: str, *, kind: str | None = None, model: str | Path | None = None) -> Any:
@@ -932,6 +980,9 @@ def rerun(
         ]
     if record.get("prompt") is None:
         raise AvgenError(f"sidecar {sidecar}: 'prompt' must be text, got None.")
+    # a sidecar written before the canonical rewrite existed records none: the model read the
+    # prompt as written, so the replay does too
+    settings.setdefault("rewrite", False)
     return generators[command](
         record["prompt"], target, seed=record["seed"], overwrite=overwrite, **settings
     )

@@ -42,6 +42,9 @@ def add_generation_flags(p: argparse.ArgumentParser, *, default_output: str) -> 
     p.add_argument("--vae-slicing", action="store_true", help="diffusers folder: sliced VAE decode")
     p.add_argument("--vae-tiling", action="store_true", help="diffusers folder: tiled VAE decode")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--no-rewrite", action="store_true",
+                   help="give avgen's own model the prompt as written (default: rewritten into "
+                   "the words it was trained on)")  # fmt: skip
     add_overwrite_flag(p)
 
 
@@ -129,8 +132,10 @@ def _add_video(sub: Any) -> None:
 def _add_prompt(sub: Any) -> None:
     p = sub.add_parser("prompt", help="build, parse and lint prompts")
     psub = p.add_subparsers(dest="prompt_command", required=True, parser_class=_Parser)
-    q = psub.add_parser("parse", help="print the parsed prompt as JSON")
+    q = psub.add_parser("parse", help="print the parsed prompt as JSON (with its rewrite)")
     q.add_argument("text")
+    q.add_argument("--no-read", action="store_true",
+                   help="read only the vocabulary's own words")  # fmt: skip
     q = psub.add_parser("lint", help="missing layers, a better prompt, unknown words")
     q.add_argument("text")
     q.add_argument("--kind", choices=("audio", "video"), default=None)
@@ -375,6 +380,7 @@ def _generate(args: argparse.Namespace) -> list[Path]:
     if args.command == "audio":
         generate = api.text_to_audio
         kwargs.update(_audio_kwargs(args), audio_length_in_s=args.duration)
+        kwargs.update({"rewrite": False} if args.no_rewrite else {})
     else:
         generate = api.text_to_video
         kwargs.update(width=args.width, height=args.height, fps=args.fps, upscale=args.upscale)
@@ -383,6 +389,7 @@ def _generate(args: argparse.Namespace) -> list[Path]:
             if getattr(args, key) is not None:
                 kwargs[key] = getattr(args, key)
         kwargs.update(_video_plan_kwargs(args))
+        kwargs.update({"rewrite": False} if args.no_rewrite else {})
     prompts = _prompts(args)
     paths = api.output_paths(args.output, len(prompts), 1)
     if len(prompts) > 1:  # every prompt checked before anything is written
@@ -510,7 +517,7 @@ def _prompt_command(args: argparse.Namespace) -> int:
     from avgen import prompts
 
     if args.prompt_command == "parse":
-        _print_json(api.parse_prompt(args.text), "the parsed prompt")
+        _print_json(api.parse_prompt(args.text, read=not args.no_read), "the parsed prompt")
     elif args.prompt_command == "lint":
         report = api.lint_prompt(args.text, kind=args.kind, model=args.model)
         if args.json:

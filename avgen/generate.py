@@ -33,6 +33,10 @@ class Job:
     total_steps: int
     write: Callable[[Path, Any, bool], None]  # (path, result, overwrite)
     record: Callable[[Any], dict[str, Any]]
+    # the model's text condition (the canonical rewrite, or the prompt) and what the sidecar
+    # says about it (``avgen.api.text_condition``); None: the prompt itself
+    condition: str | None = None
+    condition_record: dict[str, Any] | None = None
 
 
 def run_with_progress(
@@ -91,7 +95,7 @@ def write_batch(
         result = run_with_progress(
             pipe, job.total_steps, desc=job.command, quiet=quiet, device=device, dtype=dtype,
             progress=_batch_progress(progress, done, job.total_steps * len(paths)),
-            prompt=job.prompt, generator=generator, **job.call,
+            prompt=job.condition or job.prompt, generator=generator, **job.call,
         )  # fmt: skip
         text = sidecar_text(
             path,
@@ -101,7 +105,7 @@ def write_batch(
             settings=job.settings,
             model_id=pipe.model_id,
             parsed=parsed,
-            extra=job.record(result),
+            extra={**(job.condition_record or {}), **job.record(result)},
         )
         job.write(path, result, overwrite)
         write_text(sidecar_path(path), text, overwrite=overwrite)

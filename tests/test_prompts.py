@@ -19,13 +19,14 @@ CONTRACT_KEYS = [
     "text", "kind", "duration_s", "tempo_bpm", "tempo_class", "time", "camera", "scene",
     "particles", "objects", "styles", "instruments", "drums", "patterns", "pitch_direction",
     "mode", "register", "dynamics", "fades", "effects", "sound_effects", "genres", "raga",
-    "raga_words", "unknown_words",
+    "raga_words", "unknown_words", "read_phrases", "recognised", "rewritten",
 ]  # fmt: skip
 OBJECT_KEYS = ["count", "colour", "shape", "size", "motion", "direction", "speed"]
 
 
 def parse(text: str) -> dict:
-    return parse_prompt(text).to_dict()
+    """The vocabulary-only parse (these tests pin the lexicon; tests/prompts has the reader's)."""
+    return parse_prompt(text, read=False).to_dict()
 
 
 def pairs(table: dict) -> list[tuple[object, str]]:

@@ -306,7 +306,9 @@ class DiffusersAudioPipeline:
         )
         duration = audio_length_in_s
         if duration is None:
-            duration = parse_prompt(prompt).duration_s if isinstance(prompt, str) else None
+            duration = (
+                parse_prompt(prompt, read=False).duration_s if isinstance(prompt, str) else None
+            )
         duration = float(DEFAULT_DURATION_S if duration is None else duration)
         self.check_inputs(  # 1
             prompt, steps, guidance, duration, num_candidates, vocoder,

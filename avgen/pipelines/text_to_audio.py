@@ -515,7 +515,9 @@ class TextToAudioPipeline(AudioToAudioSteps):
         guidance = float(cfg["guidance_scale"] if guidance_scale is None else guidance_scale)
         duration = audio_length_in_s
         if duration is None:
-            duration = parse_prompt(prompt).duration_s if isinstance(prompt, str) else None
+            duration = (
+                parse_prompt(prompt, read=False).duration_s if isinstance(prompt, str) else None
+            )
         if duration is None:
             duration = float(cfg["default_duration_s"])
         return steps, guidance, vocoder or str(cfg["vocoder"]), float(duration)

@@ -455,7 +455,7 @@ class TextToVideoPipeline:
         if num_frames is not None:
             return num_frames
         if duration_s is None and isinstance(prompt, str):
-            duration_s = parse_prompt(prompt).duration_s
+            duration_s = parse_prompt(prompt, read=False).duration_s
         if duration_s is None:
             duration_s = float(self.config["default_duration_s"])
         check_range("video duration", duration_s)

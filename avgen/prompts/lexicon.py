@@ -53,6 +53,23 @@ _EXTRA_READINGS: dict[str, tuple[str, str]] = {
     "rising": ("pitch_direction", "rising"),
     "falling": ("pitch_direction", "falling"),
     "gently drifting": ("motion", "move"),  # a speed phrase that also names the motion
+    "descending": ("pitch_direction", "falling"),
+    "ascending": ("pitch_direction", "rising"),
+}
+# Words no table lists that the parser reads directly (added with the reader, issue 14): bare
+# "floating" (only "floating up" was listed), "downward", "descending", "drums" (the drum
+# pattern the genre implies, else a rock beat: ``parser._drums``).
+_MORE_WORDS: dict[str, tuple[str, object]] = {
+    "floating": ("motion", "rise"),
+    "floats": ("verb", "rise"),
+    "descending": ("motion", "fall"),
+    "ascending": ("motion", "rise"),
+    "downward": ("direction", "down"),
+    "downwards": ("direction", "down"),
+    "upward": ("direction", "up"),
+    "upwards": ("direction", "up"),
+    "drums": ("drums", "*"),
+    "drum kit": ("drums", "*"),
 }
 # Finite verb forms of the motions (3rd person singular and plural, as MotionWorld's layered
 # captions write them: "A red square circles.", "Two balls slowly float up."). Several are also
@@ -80,6 +97,16 @@ Reading = tuple[str, object]  # (category, canonical key)
 
 def _tokens(text: str) -> list[str]:
     return _TOKEN_RE.findall(text.lower().replace("'", "").replace("\u2019", ""))
+
+
+def _token_spans(text: str) -> list[tuple[str, int, int]]:
+    """The tokens of ``_tokens(text)`` with their (start, end) character offsets in ``text``
+    (an apostrophe inside a word is dropped from the token but kept in its span)."""
+    kept = [(i, c) for i, c in enumerate(text) if c not in "'\u2019"]
+    clean = "".join(c for _, c in kept)
+    return [
+        (m.group(), kept[m.start()][0], kept[m.end() - 1][0] + 1) for m in _TOKEN_RE.finditer(clean)
+    ]
 
 
 def _phrase(words: str) -> tuple[str, ...]:
@@ -129,6 +156,8 @@ def _build_lexicon() -> dict[tuple[str, ...], tuple[Reading, ...]]:
         for key, words in table.items():
             for w in words:
                 lexicon.setdefault(_phrase(w), []).append((category, key))
+    for w, reading in _MORE_WORDS.items():
+        lexicon.setdefault(_phrase(w), []).append(reading)
     for w, reading in _EXTRA_READINGS.items():
         lexicon[_phrase(w)].append(reading)
     for key, verbs in _MOTION_VERBS.items():
@@ -158,6 +187,7 @@ class _Match:
     readings: tuple[Reading, ...]
     start: int  # token index
     chunk: int  # clause index
+    stands_for: tuple[str, ...] = ()  # a read phrase: the vocabulary phrase it matched
 
     @property
     def sides(self) -> set[str]:

@@ -82,6 +82,7 @@ class LintReport:
     ignored_words: list[str] | None = None  # words the model never learned (model_dir given)
     model_card: str | None = None
     warnings: list[str] = field(default_factory=list)
+    read_phrases: list[dict] = field(default_factory=list)  # the reader's matches (parse)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -92,6 +93,11 @@ class LintReport:
         if self.missing:
             rows.append(f"missing:    {', '.join(self.missing)}")
         rows.append(f'suggestion: "{self.suggestion}"')
+        if self.read_phrases:
+            read = [
+                f"{r['phrase']} -> {r['rewrite']} ({r['score']:.2f})" for r in self.read_phrases
+            ]
+            rows.append(f"read as the vocabulary: {', '.join(read)}")
         if self.unknown_words:
             rows.append(f"unknown to the worlds' vocabulary: {', '.join(self.unknown_words)}")
         if self.ignored_words:
@@ -105,15 +111,193 @@ class LintReport:
 
 _DETAILS = ("instruments", "patterns", "effects", "sound_effects", "drums", "raga_words")
 
+#: Words that alone say a layer is there, whatever else the prompt says (tokens, lower case).
+CUES: dict[str, frozenset[str]] = {
+    "style/camera": frozenset(
+        """shot shots camera cameras cinematic cinematography footage lens macro aerial drone 4k
+        8k hd uhd 1080p render rendered style styled painting anime watercolor watercolour
+        illustration documentary film 35mm timelapse tracking dolly handheld pov closeup
+        bokeh photorealistic claymation noir vintage grainy panning zoom""".split()
+    ),
+    "length/tempo": frozenset("bpm tempo pace loop seconds minutes long short".split()),
+    "details": frozenset("beat beats groove percussion vocals vocal instrumental".split()),
+}
+#: Exemplar phrases of each layer: an unknown phrase of the prompt whose MiniLM embedding lies
+#: within LAYER_THRESHOLD (cosine) of one of them fills that layer ("Tokyo at dusk": a scene).
+EXEMPLARS: dict[str, tuple[str, ...]] = {
+    "scene": (
+        "a city street",
+        "a forest",
+        "a kitchen",
+        "a desert",
+        "a mountain",
+        "a river",
+        "a beach",
+        "a park",
+        "a room",
+        "underwater",
+        "outer space",
+        "a village",
+        "a harbour",
+        "a field of flowers",
+        "a castle",
+        "a train station",
+        "at sunrise",
+        "at dusk",
+        "at night",
+        "in the morning",
+        "a landscape",
+        "a garden",
+        "a lake",
+        "a road",
+    ),
+    "motion": (
+        "running",
+        "walking",
+        "flying",
+        "dancing",
+        "jumping",
+        "swimming",
+        "chasing",
+        "racing",
+        "flowing",
+        "swirling",
+        "crashing",
+        "splashing",
+        "flickering",
+        "waving",
+        "drifting",
+        "hovering",
+        "rolling",
+        "bustling",
+        "moving",
+        "spinning",
+        "exploding",
+        "galloping",
+        "cascading",
+        "rippling",
+    ),
+    "style/camera": (
+        "cinematic",
+        "close-up shot",
+        "wide-angle lens",
+        "tracking shot",
+        "handheld camera",
+        "shot on film",
+        "oil painting",
+        "pixel art",
+        "black and white",
+        "high resolution",
+        "slow motion",
+        "time-lapse",
+        "depth of field",
+        "studio lighting",
+        "cartoon style",
+    ),
+    "genre/mood": (
+        "jazz",
+        "rock",
+        "pop",
+        "hip hop",
+        "classical",
+        "electronic",
+        "ambient",
+        "folk",
+        "blues",
+        "metal",
+        "funk",
+        "country",
+        "reggae",
+        "ballad",
+        "happy",
+        "sad",
+        "peaceful",
+        "melancholic",
+        "epic",
+        "dreamy",
+        "aggressive",
+        "romantic",
+        "mysterious",
+        "lonely",
+        "relaxing",
+        "cheerful",
+        "funky",
+    ),
+    "details": (
+        "guitar",
+        "drums",
+        "piano",
+        "violin",
+        "bass line",
+        "synthesizer",
+        "vocals",
+        "harmonica",
+        "ukulele",
+        "trumpet",
+        "birds singing",
+        "rain falling",
+        "a stream",
+        "footsteps",
+        "crowd chatter",
+        "vinyl crackle",
+        "reverb",
+        "a drum machine",
+        "traffic noise",
+        "waves",
+        "cafe chatter",
+    ),
+    "length/tempo": ("fast tempo", "slow tempo", "short loop", "long track", "a few seconds"),
+}
+LAYER_THRESHOLD = 0.55
+_EXEMPLAR_CACHE: dict[str, object] = {}
 
-def _layers(p: ParsedPrompt, matches: list[_Match], kind: str) -> dict[str, bool]:
+
+def _exemplar_embeddings(layer: str) -> object:
+    if layer not in _EXEMPLAR_CACHE:
+        from avgen.prompts.reader import _encode
+
+        _EXEMPLAR_CACHE[layer] = _encode(list(EXEMPLARS[layer]))
+    return _EXEMPLAR_CACHE[layer]
+
+
+def _worded_layers(tokens: list[str], unknown: list[int], names: tuple[str, ...]) -> set[str]:
+    """The layers of ``names`` that the words outside the vocabulary fill: a cue word, or an
+    n-gram of them near one of the layer's exemplars (MiniLM, loaded only for such words)."""
+    from avgen.prompts.reader import FILLERS, candidates
+
+    found = {n for n in names if n in CUES and any(t in CUES[n] for t in tokens)}
+    spans = candidates(tokens, unknown, _STOPWORDS, FILLERS)  # "crashing" is a motion here
+    todo = [n for n in names if n not in found]
+    if not spans or not todo:
+        return found
+    from avgen.prompts.reader import _encode
+
+    texts = [" ".join(tokens[s : s + k]) for s, k in spans]
+    phrases = _encode(texts)  # (C, D)
+    for name in todo:
+        if float((phrases @ _exemplar_embeddings(name).T).max()) >= LAYER_THRESHOLD:
+            found.add(name)
+    return found
+
+
+def _layers(
+    p: ParsedPrompt, matches: list[_Match], kind: str, words: tuple[list[str], list[int]]
+) -> dict[str, bool]:
+    """Each layer of ``kind``: filled by the vocabulary's words (the parse, the reader's
+    matches among them) or by the prompt's other wording (``_worded_layers``)."""
     cats = {r[0] for m in matches for r in m.readings}
     length = p.duration_s is not None or p.tempo_bpm is not None or bool(p.tempo_class)
-    motion = bool(cats & {"motion", "direction", "speed"}) or p.time != "normal"
-    audio = dict(zip(AUDIO_LAYERS, (bool(p.genres or p.mode), bool(cats & set(_DETAILS)), length)))
-    style = bool(p.styles) or "camera" in cats
-    video = dict(zip(VIDEO_LAYERS, (p.scene is not None, motion, style)))
-    return {"audio": audio, "video": video, "av": video | audio}[kind]
+    motion = bool(cats & {"motion", "direction", "speed"})
+    style = bool(p.styles) or "camera" in cats or p.time != "normal"
+    details = bool(cats & set(_DETAILS))
+    audio = dict(zip(AUDIO_LAYERS, (bool(p.genres or p.mode), details, length)))
+    video = dict(zip(VIDEO_LAYERS, (p.scene is not None or bool(p.particles), motion, style)))
+    layers = {"audio": audio, "video": video, "av": video | audio}[kind]
+    missing = tuple(n for n, ok in layers.items() if not ok)
+    if missing:
+        for name in _worded_layers(*words, missing):
+            layers[name] = True
+    return layers
 
 
 def _far_from(rgb: tuple[int, int, int], colours: list[tuple[int, int, int]]) -> bool:
@@ -153,12 +337,7 @@ def _suggest(p: ParsedPrompt, layers: dict[str, bool], kind: str) -> str:
         )
         head.append(vocab.SCENES[scene].words[0])
     if not layers.get("motion", True):
-        if p.objects:
-            tail.append("bouncing")
-        else:
-            bg = list(vocab.SCENE_RGB[p.scene or "grass"].values())
-            colour = next((c for c, v in vocab.COLOURS.items() if _far_from(v.rgb, bg)), "red")
-            tail.append(f"a {colour} ball bouncing")
+        tail.append("bouncing" if p.objects else "gently drifting")
     if not layers.get("style/camera", True):
         tail.append("cinematic wide-angle shot")
     if not layers.get("genre/mood", True):
@@ -218,12 +397,15 @@ def lint_prompt(
         raise AvgenError("the prompt is empty; describe the sound or scene, e.g. 'rain at night'")
     if kind not in (None, "audio", "video", "av"):
         raise AvgenError(f"kind must be 'audio', 'video' or 'av', got {kind!r}")
-    parsed, matches = _analyse(text)
+    parsed, matches, words = _analyse(text)
     warnings = _warnings(parsed, matches)
-    if kind is None and parsed.kind is None:
+    # The kind comes from the vocabulary's own words when they tell it (a read phrase is a
+    # guess: "peak" read as a high register must not make a mountain scene an AV prompt).
+    guessed = _analyse(text, read=False)[0].kind or parsed.kind
+    if kind is None and guessed is None:
         warnings.append("no audio or video words found; linted as video (pass kind to choose)")
-    kind = kind or parsed.kind or "video"
-    layers = _layers(parsed, matches, kind)
+    kind = kind or guessed or "video"
+    layers = _layers(parsed, matches, kind, words)
     report = LintReport(
         text=text,
         kind=kind,
@@ -232,12 +414,19 @@ def lint_prompt(
         suggestion=_suggest(parsed, layers, kind),
         unknown_words=parsed.unknown_words,
         warnings=warnings,
+        read_phrases=parsed.read_phrases,
     )
     if model_dir is not None:
         card = find_model_card(model_dir)
         learned = _vocabulary_section(card)
         report.model_card = str(card)
-        phrases = [m.words for m in matches if m.readings[0][0] not in ("count", "hint")]
+        # a read phrase reaches the model as its rewrite ("ruby" -> "red"): check that word
+        rewrites = {r["phrase"]: r["rewrite"] for r in parsed.read_phrases}
+        phrases = [
+            _phrase(rewrites.get(" ".join(m.words), " ".join(m.words)))
+            for m in matches
+            if m.readings[0][0] not in ("count", "hint")
+        ]
         phrases += [(w,) for w in parsed.unknown_words]
         ignored = [" ".join(ph) for ph in phrases if not _learned(ph, learned)]
         report.ignored_words = list(dict.fromkeys(ignored))

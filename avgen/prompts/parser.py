@@ -25,9 +25,11 @@ from avgen.prompts.lexicon import (
     _STOPWORDS,
     LEXICON,
     _Match,
+    _phrase,
     _side,
-    _tokens,
+    _token_spans,
 )
+from avgen.prompts.reader import ReadPhrase, read_unknown
 from avgen.ranges import RANGES
 
 _NUMBER_WORDS = {
@@ -92,6 +94,12 @@ class ParsedPrompt:
     raga: str | None = None
     raga_words: list[str] = field(default_factory=list)
     unknown_words: list[str] = field(default_factory=list)
+    #: Phrases outside the vocabulary that the reader matched (phrase, match, score, ...).
+    read_phrases: list[dict] = field(default_factory=list)
+    #: Whether any word, duration or tempo was recognised.
+    recognised: bool = False
+    #: The prompt in the vocabulary's words (the text condition of avgen's own models).
+    rewritten: str = ""
 
     def to_dict(self) -> dict:
         """The contract's plain-JSON dictionary (objects as dicts)."""
@@ -118,7 +126,7 @@ def _extract_numbers(text: str) -> tuple[str, float | None, float | None]:
     m = _BPM_RE.search(text)
     if m:
         bpm = _number(m.group(1), m.group(2), "tempo")
-        text = text[: m.start()] + " " + text[m.end() :]
+        text = text[: m.start()] + " " * (m.end() - m.start()) + text[m.end() :]
     m = _DURATION_RE.search(text)
     if m:
         if m.group(2):
@@ -128,7 +136,7 @@ def _extract_numbers(text: str) -> tuple[str, float | None, float | None]:
             number, unit = m.group(4), m.group(5)
             value = _NUMBER_WORDS[number]
         duration = value * (60.0 if unit.startswith("m") else 1.0)
-        text = text[: m.start()] + " " + text[m.end() :]
+        text = text[: m.start()] + " " * (m.end() - m.start()) + text[m.end() :]
     return text, duration, bpm
 
 
@@ -139,16 +147,22 @@ def _is_count(tok: str) -> bool:
     return tok.isascii() and tok.isdigit() and len(tok) <= MAX_NUMBER_DIGITS
 
 
-def _scan(text: str) -> tuple[list[_Match], list[str]]:
-    """Longest-phrase-first scan; return the matches and the unknown content words."""
-    tokens = _tokens(text)
+def _scan(text: str) -> tuple[list[_Match], list[int], list[tuple[str, int, int]]]:
+    """Longest-phrase-first scan; return the matches, the token indices of the unknown content
+    words and the tokens with their character spans. A count word joined by a hyphen to the
+    next word ("three-sided", "six-string") is part of that word, not a count."""
+    spans = _token_spans(text)
+    tokens = [t for t, _, _ in spans]
     matches: list[_Match] = []
-    unknown: list[str] = []
+    unknown: list[int] = []
     chunk, i = 0, 0
     while i < len(tokens):
         tok = tokens[i]
+        hyphened = i + 1 < len(tokens) and text[spans[i][2] : spans[i + 1][1]] == "-"
         for n in range(min(_MAX_PHRASE, len(tokens) - i), 0, -1):
             readings = LEXICON.get(tuple(tokens[i : i + n]))
+            if readings and n == 1 and hyphened and {c for c, _ in readings} == {"count"}:
+                readings = None  # "three-sided": a word of its own, not a count
             if readings:
                 matches.append(_Match(tuple(tokens[i : i + n]), readings, i, chunk))
                 i += n
@@ -158,15 +172,20 @@ def _scan(text: str) -> tuple[list[_Match], list[str]]:
             hint = next((side for side, ws in _HINTS.items() if tok in ws), None)
             if tok in _PUNCT or tok in _BOUNDARY:
                 chunk += 1
-            elif _is_count(tok):  # "4 balls", "four balls"
+            elif _is_count(tok) and not hyphened:  # "4 balls", "four balls"
                 n = int(_NUMBER_WORDS[tok]) if tok in _NUMBER_WORDS else int(tok)
                 if n > 0:
                     matches.append(_Match((tok,), (("count", n),), i - 1, chunk))
             elif hint:  # "sound", "footage": no attribute, but they name the medium
                 matches.append(_Match((tok,), (("hint", hint),), i - 1, chunk))
-            elif hint is None and tok not in _STOPWORDS and not re.fullmatch(r"[\d.]+", tok):
-                unknown.append(tok)
-    return matches, list(dict.fromkeys(unknown))
+            elif (tok not in _STOPWORDS or hyphened) and not re.fullmatch(r"[\d.]+", tok):
+                unknown.append(i - 1)
+    return matches, unknown, spans
+
+
+def _chunk_at(spans: list[tuple[str, int, int]], index: int) -> int:
+    """The clause index of token ``index`` (clauses are cut by punctuation and _BOUNDARY)."""
+    return sum(1 for t, _, _ in spans[:index] if t in _PUNCT or t in _BOUNDARY)
 
 
 @dataclass
@@ -192,11 +211,12 @@ def _pick_side(
         around = clause.matches[max(i - 1, 0) : i + 1]
         nearest = min(around, key=lambda n: (abs(n.start - m.start), n.start < m.start))
         return next(iter(nearest.sides))
-    if m.words in (("rising",), ("falling",)):  # motions only with a visual object
+    words = m.stands_for or m.words
+    if words in (("rising",), ("falling",)):  # motions only with a visual object
         return "video" if has_objects or not has_audio else "audio"
     if len(everywhere) == 1:
         return next(iter(everywhere))
-    return _DEFAULT_SIDE.get(m.words, "audio")
+    return _DEFAULT_SIDE.get(words, "audio")
 
 
 def _resolve(matches: list[_Match], has_bpm: bool) -> list[_Match]:
@@ -270,9 +290,13 @@ def _build_objects(matches: list[_Match]) -> list[ParsedObject]:
             attach(pending)
         pending = None
 
+    previous: _Match | None = None
     for m in matches:
         for category, key in m.readings:
             if category == "shape":
+                if pending is None and previous is not None and previous.chunk == m.chunk:
+                    if any(c == "shape" for c, _ in previous.readings):
+                        continue  # "a cube block", "a three-sided wedge": one object named twice
                 add(ParsedObject(**(pending or {}), shape=key))
                 pending = None
             elif category == "count":
@@ -288,6 +312,7 @@ def _build_objects(matches: list[_Match]) -> list[ParsedObject]:
                     pending.setdefault(category, key)
                 else:
                     attach({category: key})
+        previous = m
     flush()
     for o in objects:
         if o.direction and o.motion is None:
@@ -342,13 +367,105 @@ def _verbs(matches: list[_Match]) -> list[_Match]:
     return out
 
 
-def _analyse(text: str) -> tuple[ParsedPrompt, list[_Match]]:
+def _recognised(matches: list[_Match], p: ParsedPrompt) -> bool:
+    """Whether the prompt holds anything the worlds' vocabulary reads (beyond counts, medium
+    hints and stop words): a word, a duration or a tempo."""
+    content = any(c not in ("count", "hint") for m in matches for c, _ in m.readings)
+    return content or p.duration_s is not None or p.tempo_bpm is not None
+
+
+def _rewrite(
+    text: str,
+    spans: list[tuple[str, int, int]],
+    matches: list[_Match],
+    read: list[ReadPhrase],
+    unknown: list[int],
+) -> str:
+    """The prompt in the vocabulary's words: each read phrase replaced by its vocabulary
+    phrase, the words still unknown dropped with the stop words that only led up to them;
+    everything else (vocabulary words, numbers, punctuation) kept in place."""
+    base = text if len(text.lower()) == len(text) else text.lower()
+    counts = {m.start for m in matches if {c for c, _ in m.readings} == {"count"}}
+    kept_tokens = {m.start + k for m in matches for k in range(len(m.words))} - counts
+    kept_tokens |= {r.start + k for r in read for k in range(r.length)}
+    drop = set(unknown) - kept_tokens
+    # A stop word (or count) stays before a kept word, a staying stop word or a number span
+    # ("at 70 BPM"), and past dropped words before a kept word: "a sage round disk" -> "a
+    # circle", but "A cat chasing a laser pointer for 10 seconds in slow motion" -> "for 10
+    # seconds in slow motion".
+    stays: set[int] = set()
+    for i in range(len(spans) - 1, -1, -1):
+        tok = spans[i][0]
+        if not ((tok in _STOPWORDS or i in counts) and i not in kept_tokens):
+            continue
+        j = i + 1
+        while j < len(spans) and j in drop:
+            j += 1
+        if j == i + 1:  # nothing dropped in between: a kept word, a staying one or a number
+            follows = _gap(base, spans, i) or j in kept_tokens or j in stays
+        else:  # past dropped words only a kept word keeps it
+            follows = j in kept_tokens
+        (stays if follows else drop).add(i)
+    edits = [(spans[r.start][1], spans[r.start + r.length - 1][2], r.replacement) for r in read]
+    edits += [(spans[i][1], spans[i][2], "") for i in drop]
+    out, cursor = [], 0
+    for a, b, new in sorted(edits):
+        out.append(base[cursor:a] + new)
+        cursor = b
+    out.append(base[cursor:])
+    result = "".join(out)
+    result = re.sub(r"(?<![\w])-+|-+(?![\w])", " ", result)  # hyphens left without a word
+    result = re.sub(r"\s+", " ", result)
+    result = re.sub(r"\s+([,;:.!?])", r"\1", result)
+    result = re.sub(r"([,;:])(?:\s*[,;:])+", r"\1", result)
+    result = re.sub(r"^[\s,;:.!?]+|[\s,;:]+$", "", result)
+    result = re.sub(r"\(\s*\)", "", result).strip()
+    return result or text.strip()
+
+
+def _gap(text: str, spans: list[tuple[str, int, int]], i: int) -> bool:
+    """Whether a number span ("10 seconds", "120 BPM": no tokens) follows token ``i``."""
+    end = spans[i + 1][1] if i + 1 < len(spans) else len(text)
+    return bool(re.search(r"\w", text[spans[i][2] : end]))
+
+
+def _drums(p: ParsedPrompt) -> str:
+    """The drum pattern a bare "drums" means: the genre's, else a rock beat."""
+    for genre in p.genres:
+        drums = vocab.GENRE_DEFAULTS.get(genre, {}).get("drums")
+        if drums:
+            return str(drums)
+    return "rock beat"
+
+
+def _analyse(
+    text: str, read: bool = True
+) -> tuple[ParsedPrompt, list[_Match], tuple[list[str], list[int]]]:
+    """The parse, its vocabulary matches, and (tokens, indices of the words the lexicon does
+    not list, read or not)."""
     if not isinstance(text, str):
         raise AvgenError(f"a prompt must be a string, got {type(text).__name__}")
     rest, duration, bpm = _extract_numbers(text.lower())
-    raw, unknown = _scan(rest)
+    raw, unknown, spans = _scan(rest)
+    tokens = [t for t, _, _ in spans]
+    found: list[ReadPhrase] = []
+    if read and unknown:
+        found = read_unknown(tokens, unknown, _STOPWORDS)
+        for r in found:
+            words = tuple(tokens[r.start : r.start + r.length])
+            raw.append(_Match(words, r.readings, r.start, _chunk_at(spans, r.start),
+                              _phrase(r.match)))  # fmt: skip
+        raw.sort(key=lambda m: m.start)
+    covered = {r.start + k for r in found for k in range(r.length)}
+    still_unknown = [i for i in unknown if i not in covered]
     matches = _resolve(_verbs(raw), bpm is not None)
-    p = ParsedPrompt(text=text, duration_s=duration, tempo_bpm=bpm, unknown_words=unknown)
+    p = ParsedPrompt(
+        text=text,
+        duration_s=duration,
+        tempo_bpm=bpm,
+        unknown_words=list(dict.fromkeys(tokens[i] for i in still_unknown)),
+        read_phrases=[r.to_dict() for r in found],
+    )
     # "soft music in the background": the loudness of a background layer, not of the clip
     background = {m.chunk for m in matches if m.words == ("background",)}
     for m in matches:
@@ -358,10 +475,12 @@ def _analyse(text: str) -> tuple[ParsedPrompt, list[_Match]]:
             current = getattr(p, category, 0)  # 0: an object attribute or a hint
             if isinstance(current, list) and key not in current:
                 current.append(key)
-            elif current in (None, "normal", "static"):  # the first one wins
+            elif current in (None, "normal", "static", "*"):  # the first one wins
                 setattr(p, category, key)
             if category == "patterns" and p.pitch_direction is None:
                 p.pitch_direction = vocab.PATTERN_DIRECTION.get(str(key))
+    if p.drums == "*":
+        p.drums = _drums(p)
     if bpm is not None:
         p.tempo_class = tempo_class_of(bpm)
     p.objects = _build_objects(matches)
@@ -370,13 +489,20 @@ def _analyse(text: str) -> tuple[ParsedPrompt, list[_Match]]:
     sides |= {"audio"} if bpm is not None else set()
     sides = sides or ({"video"} if p.styles else set())
     p.kind = "av" if len(sides) == 2 else (sides.pop() if sides else None)
-    return p, matches
+    p.recognised = _recognised(matches, p)
+    changed = p.recognised and (found or still_unknown)
+    p.rewritten = _rewrite(text, spans, matches, found, still_unknown) if changed else text
+    return p, matches, (tokens, unknown)
 
 
-def parse_prompt(text: str) -> ParsedPrompt:
+def parse_prompt(text: str, *, read: bool = True) -> ParsedPrompt:
     """Parse a prompt into the worlds' vocabulary (docs/CONTRACTS.md section 1).
+
+    With ``read`` (the default) the words outside the vocabulary are read by the frozen text
+    encoder (``avgen.prompts.reader``; loaded only when the prompt has such words); with
+    ``read=False`` only the vocabulary's own words count.
 
     >>> parse_prompt("two yellow balls bouncing for 10 seconds").objects[0].count
     2
     """
-    return _analyse(text)[0]
+    return _analyse(text, read)[0]
