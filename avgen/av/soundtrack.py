@@ -110,6 +110,50 @@ def _fade(x: np.ndarray, sr: int, seconds: float = BED_FADE_S) -> np.ndarray:
     return x
 
 
+BED_RISE_DB_PER_MS = 0.05  # the bed's level may rise at most this fast (a slow attack)
+BED_WINDOW_S = 0.004
+BED_BANDS_HZ = (100.0, 200.0, 400.0, 800.0, 1600.0, 3000.0, 5000.0)
+
+
+def _soften_band(x: np.ndarray, sr: int) -> np.ndarray:
+    """One band with its level's rise limited to BED_RISE_DB_PER_MS (1 ms steps; falls are
+    free), by a gain interpolated between the steps."""
+    n = len(x)
+    hop, win = max(1, sr // 1000), max(1, int(BED_WINDOW_S * sr))
+    c = np.concatenate([[0.0], np.cumsum(x * x)])
+    starts = np.arange(0, n, hop)
+    hi = np.minimum(n, starts + win)
+    env = np.sqrt((c[hi] - c[starts]) / np.maximum(1, hi - starts)) + 1e-9
+    step = 10 ** (BED_RISE_DB_PER_MS / 20)
+    limited = env.copy()
+    limited[0] = min(env[0], 0.05 * float(np.median(env)))  # the bed itself fades in
+    for i in range(1, len(env)):
+        limited[i] = min(env[i], limited[i - 1] * step)
+    gain = np.interp(np.arange(n), starts + hop / 2, limited / env)
+    return x * gain
+
+
+def soften_attacks(x: np.ndarray, sr: int) -> np.ndarray:
+    """The bed with its own attacks softened: in each band (BED_BANDS_HZ) the short-term level
+    (BED_WINDOW_S) may rise at most BED_RISE_DB_PER_MS, so the impacts are the only sharp
+    onsets of the soundtrack (a sound editor's transient shaper on an ambience track). The
+    bands are split with zero-phase Butterworth filters (low-passes, the rest above)."""
+    from scipy import signal
+
+    x = np.asarray(x, np.float64)
+    if len(x) < 16:
+        return x
+    edges = [e for e in BED_BANDS_HZ if e < 0.45 * sr]
+    out = np.zeros_like(x)
+    rest = x.copy()
+    for e in edges:
+        sos = signal.butter(4, e, btype="lowpass", fs=sr, output="sos")
+        low = signal.sosfiltfilt(sos, rest) if len(rest) > 30 else rest
+        out += _soften_band(low, sr)
+        rest = rest - low
+    return out + _soften_band(rest, sr)
+
+
 def _mono(audio: Any) -> np.ndarray:
     a = np.asarray(audio, np.float64)
     return a.mean(axis=0) if a.ndim == 2 else a
@@ -188,7 +232,7 @@ def make_soundtrack(
             **kwargs,
         )
         sr = int(out.sample_rate) if sr is None else sr
-        bed = _mono(out.audio)
+        bed = soften_attacks(_mono(out.audio), sr)
         peak = float(np.max(np.abs(bed))) if bed.size else 0.0
         bed = _fade(bed * (BED_PEAK / peak if peak > 0 else 0.0), sr)
         bed_info = {
