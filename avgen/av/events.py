@@ -31,6 +31,10 @@ MIN_AREA_FRAC = 0.0015  # regions smaller than this share of the frame are noise
 LINK_DIST_FRAC = 0.25  # a region moves at most this share of the frame between frames
 MIN_SPEED_FRAC = 0.15  # frame heights (or widths) per second a contact must come in at
 MIN_TRACK = 4  # frames a track needs to be read
+MIN_FILL = 0.35  # share of its bounding box a region must fill
+MAX_ASPECT = 3.0  # longest over shortest side of a region's bounding box
+FOREGROUND_MIN_AREA_FRAC = 0.006  # foreground regions are noisier: keep only object-sized ones
+AREA_CHANGE = 1.6  # a region whose area changes more than this across a contact is not one body
 
 
 @dataclass
@@ -97,20 +101,30 @@ def _masks(frames: np.ndarray, colours: list[tuple[int, int, int]] | None) -> li
 
 
 def _regions(mask: np.ndarray, min_area: float) -> list[tuple[float, float, float]]:
-    """(x, y, area) of each connected region of one frame's mask."""
+    """(x, y, area) of each compact connected region of one frame's mask: at least
+    ``min_area`` pixels, filling at least MIN_FILL of its bounding box, whose sides differ by at
+    most MAX_ASPECT (an object, not a streak of rain or a line of waves)."""
     labels, n = ndimage.label(mask)
     if n == 0:
         return []
-    idx = np.arange(1, n + 1)
-    areas = ndimage.sum(mask, labels, idx)
-    cy, cx = zip(*ndimage.center_of_mass(mask, labels, idx), strict=True)
-    return [(float(a), float(b), float(s)) for a, b, s in zip(cx, cy, areas) if s >= min_area]
+    out = []
+    for i, box in enumerate(ndimage.find_objects(labels), start=1):
+        if box is None:
+            continue
+        sub = labels[box] == i
+        area = float(sub.sum())
+        h, w = sub.shape
+        if area < min_area or area < MIN_FILL * h * w or max(h, w) > MAX_ASPECT * min(h, w):
+            continue
+        ys, xs = np.nonzero(sub)
+        out.append((float(xs.mean() + box[1].start), float(ys.mean() + box[0].start), area))
+    return out
 
 
-def _tracks(mask: np.ndarray) -> list[_Track]:
+def _tracks(mask: np.ndarray, min_area_frac: float = MIN_AREA_FRAC) -> list[_Track]:
     """Regions linked frame to frame by nearest centre (greedy, within LINK_DIST_FRAC)."""
     F, H, W = mask.shape
-    min_area = MIN_AREA_FRAC * H * W
+    min_area = min_area_frac * H * W
     gate = LINK_DIST_FRAC * max(H, W)
     tracks: list[_Track] = []
     live: list[int] = []
@@ -163,6 +177,14 @@ def _meet(p: np.ndarray, q: np.ndarray, lo: float, hi: float) -> float | None:
     return min(real, key=lambda r: abs(r - mid))
 
 
+def _steady(areas: np.ndarray, k: int) -> bool:
+    """The region keeps its size (within AREA_CHANGE) over frames k - 1 .. k + 1: one body,
+    not regions merging, splitting or flickering."""
+    a = areas[max(0, k - 1) : k + 2]
+    a = a[a > 0]
+    return len(a) >= 2 and float(a.max()) <= AREA_CHANGE * float(a.min())
+
+
 def _floor_contacts(tr: _Track, fps: float, H: int, W: int) -> list[Event]:
     """Frames where a region coming down stops or turns up, timed between frames."""
     y = tr.centres[:, 1]
@@ -177,7 +199,7 @@ def _floor_contacts(tr: _Track, fps: float, H: int, W: int) -> list[Event]:
         if not (np.isfinite(v[k - 1]) and v[k - 1] > min_v and np.isfinite(v[k])):
             k += 1
             continue
-        if v[k] > 0.25 * v[k - 1]:
+        if v[k] > 0.25 * v[k - 1] or not _steady(tr.areas, k):
             k += 1
             continue
         before = slice(max(0, k - 3), k + 1)
@@ -264,8 +286,9 @@ def detect_events(
     if F < MIN_TRACK:
         return []
     tracks: list[_Track] = []
+    min_area = MIN_AREA_FRAC if colours else FOREGROUND_MIN_AREA_FRAC
     for mask in _masks(frames, colours):
-        tracks += _tracks(mask)
+        tracks += _tracks(mask, min_area)
     events: list[Event] = []
     for tr in tracks:
         events += _floor_contacts(tr, fps, H, W)
