@@ -185,6 +185,40 @@ def _steady(areas: np.ndarray, k: int) -> bool:
     return len(a) >= 2 and float(a.max()) <= AREA_CHANGE * float(a.min())
 
 
+def _contact_time(t: np.ndarray, y: np.ndarray, k: int, rising: bool, dt: float) -> float | None:
+    """When a body whose lowest frame is ``k`` touched the floor: the contact lies either just
+    before frame k (frame k is already on the way up, or at rest) or just after it. For each
+    case the fall (up to 3 frames before the contact) and the hop after it (parabolas) or the
+    rest level (a landing) are fitted and met; the case whose meeting lies in its own gap wins,
+    the better fit when both do."""
+    F = len(y)
+    best: tuple[float, float] | None = None
+    for split in (k, k + 1):  # the first frame after the contact
+        fall_idx = np.arange(max(0, split - 3), split)
+        after_idx = np.arange(split, min(F, split + 3))
+        if len(fall_idx) < 2 or len(after_idx) < 1:
+            continue
+        fall = _fit(t[fall_idx], y[fall_idx], 2 if len(fall_idx) >= 3 else 1)
+        if rising:
+            if len(after_idx) < 2:
+                continue
+            after = _fit(t[after_idx], y[after_idx], 2 if len(after_idx) >= 3 else 1)
+        else:
+            after = np.array([float(np.nanmedian(y[after_idx]))])
+        if fall is None or after is None:
+            continue
+        lo, hi = t[split - 1], t[split] if split < F else t[split - 1] + dt
+        tc = _meet(fall, after, lo, hi)
+        if tc is None:
+            continue
+        resid = float(np.nanmean(np.abs(np.polyval(fall, t[fall_idx]) - y[fall_idx])))
+        if rising:
+            resid += float(np.nanmean(np.abs(np.polyval(after, t[after_idx]) - y[after_idx])))
+        if best is None or resid < best[1]:
+            best = (tc, resid)
+    return None if best is None else best[0]
+
+
 def _floor_contacts(tr: _Track, fps: float, H: int, W: int) -> list[Event]:
     """Frames where a region coming down stops or turns up, timed between frames."""
     y = tr.centres[:, 1]
@@ -202,19 +236,9 @@ def _floor_contacts(tr: _Track, fps: float, H: int, W: int) -> list[Event]:
         if v[k] > 0.25 * v[k - 1] or not _steady(tr.areas, k):
             k += 1
             continue
-        before = slice(max(0, k - 3), k + 1)
-        after = slice(k, min(F, k + 4))
-        fall = _fit(t[before], y[before], 2 if k >= 3 else 1)
-        rest_level = np.nanmedian(y[after])
         rising = np.isfinite(v[k]) and -v[k] > min_v
         kind = "bounce" if rising else "land"
-        tc = None
-        if fall is not None:
-            if rising:
-                rise = _fit(t[k + 1 : k + 4], y[k + 1 : k + 4], 2 if k + 4 <= F else 1)
-                tc = None if rise is None else _meet(fall, rise, t[k - 1], t[k + 1])
-            else:
-                tc = _meet(fall, np.array([rest_level]), t[k - 1], t[k] + 0.5 / fps)
+        tc = _contact_time(t, y, k, rising, 1.0 / fps)
         if tc is None:
             tc = float(t[k]) - 0.5 / fps  # the contact lies between the frames
         size = 2.0 * np.sqrt(max(tr.areas[k], 1.0) / np.pi) / W
