@@ -17,6 +17,7 @@ nothing clicks.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -190,9 +191,22 @@ def make_soundtrack(
     guidance_scale: float | None = None,
     negative_prompt: str | None = None,
     progress: Any = None,
+    cache: dict | None = None,
 ) -> Soundtrack:
     """Generate the impacts for ``events`` and the bed from ``bed_prompt`` with the audio
-    pipeline ``pipe``, and mix them into ``duration_s`` seconds."""
+    pipeline ``pipe``, and mix them into ``duration_s`` seconds. ``cache`` (a dict kept by the
+    caller) reuses what an earlier call with the same pipeline and seed generated."""
+    cache = {} if cache is None else cache
+    gen = cache.setdefault("generated", {})
+
+    def generate(prompt: str, seconds: float, salt: int, **kwargs: Any) -> Any:
+        key = (prompt, round(seconds, 6), salt, int(seed))
+        if key not in gen:
+            gen[key] = pipe(
+                prompt, audio_length_in_s=seconds, generator=_seed_of(seed, salt), **kwargs
+            )
+        return gen[key]
+
     call = dict(
         negative_prompt=negative_prompt,
         num_inference_steps=num_inference_steps,
@@ -205,8 +219,8 @@ def make_soundtrack(
         prompt = impact_prompt(event, scene)
         if prompt in shots:
             continue
-        salt = 1 + len(shots)
-        out = pipe(prompt, audio_length_in_s=IMPACT_GEN_S, generator=_seed_of(seed, salt), **call)
+        salt = 1 + zlib.crc32(prompt.encode())  # one prompt, one clip, whatever the order
+        out = generate(prompt, IMPACT_GEN_S, salt, **call)
         sr = int(out.sample_rate)
         kind = "thud" if event.surface == "floor" else "knock"
         shots[prompt] = one_shot(_mono(out.audio), sr, kind)
@@ -225,12 +239,7 @@ def make_soundtrack(
             plan = plans.compose_notes(parse_prompt(bed_prompt), duration_s, seed=seed)
             if plan is not None:
                 kwargs["note_plan"] = plan
-        out = pipe(
-            bed_prompt,
-            audio_length_in_s=max(1.0, duration_s),
-            generator=_seed_of(seed, 0),
-            **kwargs,
-        )
+        out = generate(bed_prompt, max(1.0, duration_s), 0, **kwargs)
         sr = int(out.sample_rate) if sr is None else sr
         bed = soften_attacks(_mono(out.audio), sr)
         peak = float(np.max(np.abs(bed))) if bed.size else 0.0
