@@ -35,6 +35,8 @@ MIN_FILL = 0.35  # share of its bounding box a region must fill
 MAX_ASPECT = 3.0  # longest over shortest side of a region's bounding box
 FOREGROUND_MIN_AREA_FRAC = 0.006  # foreground regions are noisier: keep only object-sized ones
 AREA_CHANGE = 1.6  # a region whose area changes more than this across a contact is not one body
+MAX_RESIDUAL = 0.02  # mean distance (frame heights) of a track from its fitted fall and hop
+GRAVITY_SLACK = 0.5  # a fall may decelerate at most this many frame heights / s^2
 
 
 @dataclass
@@ -185,12 +187,15 @@ def _steady(areas: np.ndarray, k: int) -> bool:
     return len(a) >= 2 and float(a.max()) <= AREA_CHANGE * float(a.min())
 
 
-def _contact_time(t: np.ndarray, y: np.ndarray, k: int, rising: bool, dt: float) -> float | None:
+def _contact_time(
+    t: np.ndarray, y: np.ndarray, k: int, rising: bool, dt: float, scale: float
+) -> float | None:
     """When a body whose lowest frame is ``k`` touched the floor: the contact lies either just
     before frame k (frame k is already on the way up, or at rest) or just after it. For each
     case the fall (up to 3 frames before the contact) and the hop after it (parabolas) or the
     rest level (a landing) are fitted and met; the case whose meeting lies in its own gap wins,
-    the better fit when both do."""
+    the better fit when both do. None when neither fits a body under gravity (``scale``: the
+    frame height in pixels)."""
     F = len(y)
     best: tuple[float, float] | None = None
     for split in (k, k + 1):  # the first frame after the contact
@@ -209,11 +214,13 @@ def _contact_time(t: np.ndarray, y: np.ndarray, k: int, rising: bool, dt: float)
             continue
         lo, hi = t[split - 1], t[split] if split < F else t[split - 1] + dt
         tc = _meet(fall, after, lo, hi)
-        if tc is None:
-            continue
+        if tc is None or (len(fall) == 3 and fall[0] < -GRAVITY_SLACK * scale):
+            continue  # no meeting, or a "fall" that brakes: not a body under gravity
         resid = float(np.nanmean(np.abs(np.polyval(fall, t[fall_idx]) - y[fall_idx])))
         if rising:
             resid += float(np.nanmean(np.abs(np.polyval(after, t[after_idx]) - y[after_idx])))
+        if resid > MAX_RESIDUAL * scale:
+            continue  # the track is too ragged to time a contact on
         if best is None or resid < best[1]:
             best = (tc, resid)
     return None if best is None else best[0]
@@ -238,9 +245,10 @@ def _floor_contacts(tr: _Track, fps: float, H: int, W: int) -> list[Event]:
             continue
         rising = np.isfinite(v[k]) and -v[k] > min_v
         kind = "bounce" if rising else "land"
-        tc = _contact_time(t, y, k, rising, 1.0 / fps)
-        if tc is None:
-            tc = float(t[k]) - 0.5 / fps  # the contact lies between the frames
+        tc = _contact_time(t, y, k, rising, 1.0 / fps, H)
+        if tc is None:  # too ragged to be a contact
+            k += 1
+            continue
         size = 2.0 * np.sqrt(max(tr.areas[k], 1.0) / np.pi) / W
         speed = float(v[k - 1]) / W
         out.append(Event(tc, kind, "floor", tr.centres[k, 0] / W, y[k] / H, speed, size))
@@ -273,6 +281,14 @@ def _turns(tr: _Track, fps: float, W: int) -> list[tuple[int, float, float]]:
     return out
 
 
+def _closing(a: _Track, b: _Track, k: int) -> bool:
+    """Two tracks approach each other into frame k and stop approaching after it."""
+    gap = np.abs(a.centres[:, 0] - b.centres[:, 0])
+    if k < 2 or k + 1 >= len(gap) or not np.all(np.isfinite(gap[k - 2 : k + 2])):
+        return False
+    return bool(gap[k - 2] > gap[k - 1] > gap[k] - 0.5 and gap[k + 1] >= gap[k] - 0.5)
+
+
 def _collisions(tracks: list[_Track], fps: float, H: int, W: int) -> list[Event]:
     """Turns of two tracks at about the same frame while they are close: one collision each."""
     turns = [(i, *turn) for i, tr in enumerate(tracks) for turn in _turns(tr, fps, W)]
@@ -288,6 +304,8 @@ def _collisions(tracks: list[_Track], fps: float, H: int, W: int) -> list[Event]
             d = np.hypot(*(a.centres[k] - b.centres[k]))
             reach = np.sqrt(a.areas[k] / np.pi) + np.sqrt(b.areas[k] / np.pi)
             if not np.isfinite(d) or d > 1.6 * reach + 2:
+                continue
+            if not (_steady(a.areas, k) and _steady(b.areas, k2) and _closing(a, b, k)):
                 continue
             used |= {(i, k), (j, k2)}
             x = 0.5 * (a.centres[k, 0] + b.centres[k, 0]) / W

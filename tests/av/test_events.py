@@ -36,7 +36,7 @@ def test_detected_contacts_land_between_frames_near_the_truth(by_colour: bool) -
     assert n_true >= 15
     # by colour most contacts are found within a frame; the foreground against the clip's
     # median loses objects that rest for most of the clip (docs/AV.md), and finds few false ones
-    assert len(errors) >= (0.7 if by_colour else 0.15) * n_true
+    assert len(errors) >= (0.7 if by_colour else 0.1) * n_true
     assert np.median(errors) < 0.04  # and timed well inside the 125 ms frame
     assert false <= 0.15 * n_true
 
