@@ -1083,7 +1083,7 @@ def generate_av(
         model_id=f"{vpipe.model_id} + {apipe.model_id}",
         parsed=_parse(prompt).to_dict(),
         extra={
-            "split": {"video": split.video, "audio": split.audio, "bed": split.bed},
+            "split": {k: v for k, v in split.to_dict().items() if k != "clauses"},
             "num_frames": int(result.frames.shape[0]),
             **motion_plan.record(),
             **result.record(),
