@@ -47,6 +47,11 @@ from avgen.worlds.av import render_av_clip
 from avgen.worlds.av_checks import audio_onsets, check_av_sync
 
 WITHIN_MS = 80.0
+READING = """How to read the rows: the checker finds visual events in whatever the frames show. On \
+clips whose objects flicker, split and merge, many of them are kinks of noisy tracks, and a \
+soundtrack full of onsets (the naive chain's rain, music and repeated thuds) lands near some of \
+them by chance: the third column, the onsets with no visual event, is the rate of sounds that \
+mark nothing. The reference rows measure the soundtrack where the picture shows real contacts."""
 ROWS = (
     ("plan", "plan-driven (`avgen av`)"),
     ("detect", "detect-then-place (`avgen av --no-plan`)"),
@@ -219,6 +224,7 @@ def report(args: argparse.Namespace, results: list[dict], wall: float) -> str:
             f"| {name} | {med} | {_pct(s['within'], s['n_vis'])} | "
             f"{_pct(s['lonely'], s['n_on'])} | {s['clips']} | {s['time']:.1f} |"
         )
+    lines += ["", *READING.split("\n")]
     lines += [
         "",
         "Seconds per clip count the row's own work (a generated row includes the shared "
