@@ -952,15 +952,20 @@ def rerun(
         target = Path(sidecar).with_name(record["output"])
     command = record["command"]
     settings = dict(record["settings"])
-    generators = {"audio": text_to_audio, "video": text_to_video, "demo": render_demo}
-    if command == "av":
-        raise AvgenError(
-            f"{sidecar} records command 'av' (sound and video in one MP4), which this avgen "
-            f"version cannot generate, so rerun cannot replay it."
-        )
+    generators = {
+        "audio": text_to_audio,
+        "video": text_to_video,
+        "demo": render_demo,
+        "av": generate_av,
+    }
     if command not in generators:
         raise AvgenError(f"{sidecar} records command {spell(command)}, which rerun cannot replay.")
-    extra_keys = {"audio": AUDIO_EXTRA_KEYS, "video": VIDEO_EXTRA_KEYS, "demo": ()}[command]
+    extra_keys = {
+        "audio": AUDIO_EXTRA_KEYS,
+        "video": VIDEO_EXTRA_KEYS,
+        "demo": (),
+        "av": AV_EXTRA_KEYS,
+    }[command]
     allowed = _replayable(generators[command], extra_keys) - {"seed"}
     allowed -= {"quiet"} if command == "demo" else set()  # the demo is replayed quietly
     unknown = sorted(set(settings) - allowed)
@@ -986,3 +991,162 @@ def rerun(
     return generators[command](
         record["prompt"], target, seed=record["seed"], overwrite=overwrite, **settings
     )
+
+
+# ----------------------------------------------------------------------------- sound and picture
+
+AV_EXTRA_KEYS = (
+    "video_model", "audio_model", "width", "height", "fps", "upscale",
+) + GPU_EXTRA_KEYS  # fmt: skip
+
+
+def generate_av(
+    prompt: str,
+    output: str | Path,
+    *,
+    video_prompt: str | None = None,
+    audio_prompt: str | None = None,
+    negative_prompt: str | None = None,
+    num_inference_steps: int | None = None,
+    guidance_scale: float | None = None,
+    duration_s: float | None = None,
+    seed: int = 0,
+    preview: bool = False,
+    device: str = "cpu",
+    dtype: str = "fp32",
+    quiet: bool = False,
+    plan: Any = None,
+    overwrite: bool = False,
+    check_only: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    **extra: Any,
+) -> list[Path]:
+    """A video and its soundtrack in one MP4 (H.264 + AAC) with its sidecar (docs/AV.md).
+
+    The prompt is split into picture words and sound words (``avgen.av.split``;
+    ``video_prompt`` / ``audio_prompt`` replace either part). The video model renders the
+    picture (following the motion plan when it reads plans: ``plan`` as in ``text_to_video``);
+    the sounds go on the plan's contact events, or, without a plan, on the events found in the
+    frames; the audio model generates the impacts and the bed under them.
+
+    Extra keywords: ``video_model`` and ``audio_model`` (folders: avgen's own or local diffusers
+    pipelines; ``model`` is refused, as av runs two), ``width`` / ``height`` / ``fps`` (the
+    video model's by default), ``upscale`` (short side of the written MP4, default 256),
+    ``cpu_offload`` / ``vae_slicing`` / ``vae_tiling``. ``num_inference_steps`` and
+    ``guidance_scale`` are the video model's; the audio model runs at its own defaults.
+    Files: the MP4, with ``preview`` its GIF and contact sheet, and its sidecar; an existing one
+    is refused unless ``overwrite``. ``check_only`` checks and writes nothing ([])."""
+    from avgen.av import check_model_kind
+    from avgen.av.mux import av_files, write_av
+    from avgen.av.run import render_av
+    from avgen.av.split import split_prompt
+    from avgen.files import check_new
+    from avgen.generate import run_with_progress, video_job
+    from avgen.prompts import parse_prompt as _parse
+    from avgen.sidecar import sidecar_text
+
+    if "model" in extra:
+        raise AvgenError(
+            "av runs two models: give the video model with --video-model DIR and the audio "
+            "model with --audio-model DIR instead of --model."
+        )
+    _check_extra("generate_av", extra, AV_EXTRA_KEYS)
+    for key in ("video_model", "audio_model"):
+        check_path(key, extra.get(key))
+    options = check_options(
+        GenerationOptions(
+            negative_prompt, seed, num_inference_steps, guidance_scale, duration_s,
+            1, preview, device, dtype, quiet, {},
+        )
+    )  # fmt: skip
+    upscale = DEFAULT_UPSCALE if extra.get("upscale") is None else extra["upscale"]
+    check_range("upscale", upscale)
+    prompt = check_prompt(prompt)
+    for name, part in (("video_prompt", video_prompt), ("audio_prompt", audio_prompt)):
+        if part is not None:
+            try:
+                check_prompt(part)
+            except AvgenError as exc:
+                raise AvgenError(f"{name}: {exc}") from None
+    duration, duration_source = resolve_duration(prompt, duration_s)
+    output = check_output(output, VIDEO_SUFFIXES)
+    check_new(av_files(output, preview), overwrite=overwrite)
+    check_model_kind(extra.get("video_model"), "video")
+    check_model_kind(extra.get("audio_model"), "audio")
+    split = split_prompt(prompt, video_prompt, audio_prompt)
+    gpu = gpu_options(extra)
+    vpipe = video_pipeline(extra.get("video_model"), device, dtype=dtype, **gpu)
+    apipe = audio_pipeline(extra.get("audio_model"), device, dtype=dtype, **gpu)
+    vextra = {k: extra.get(k) for k in ("width", "height", "fps")}
+    width, height, fps = _video_grid(vpipe, vextra)
+    explicit = None if duration_source == "default" else duration
+    motion_plan = resolve_motion_plan(
+        getattr(vpipe, "follows_plans", False),
+        split.video,
+        plan,
+        explicit,
+        duration,
+        seed,
+        (fps, width, height),
+    )
+    if motion_plan.plan is not None and explicit is None:
+        duration = motion_plan.plan.duration_s
+    check_range("video duration", duration)
+    job = video_job(vpipe, split.video, options, duration, None, {**vextra, **gpu}, upscale,
+                    motion_plan)  # fmt: skip
+    if check_only:
+        return []
+    job.call.pop("extend_video", None)
+    job.call.pop("init_image", None)
+
+    def run_video(**call: Any) -> Any:
+        return run_with_progress(
+            vpipe, job.total_steps, desc="av video", quiet=quiet, device=device, dtype=dtype,
+            progress=progress, prompt=split.video, **call,
+        )  # fmt: skip
+
+    result = render_av(
+        vpipe,
+        apipe,
+        split,
+        job.call,
+        plan=motion_plan.plan,
+        seed=seed,
+        scene=_parse(split.video).scene,
+        run_video=run_video,
+        audio_options={"negative_prompt": negative_prompt},
+    )
+    settings = {
+        "video_prompt": video_prompt,
+        "audio_prompt": audio_prompt,
+        **{k: v for k, v in job.settings.items() if k not in ("batch", "num_frames", "model")},
+        "duration_s": duration_s,
+    }
+    for key in ("video_model", "audio_model"):
+        if extra.get(key) is not None:
+            settings[key] = str(extra[key])
+    text = sidecar_text(
+        output,
+        command="av",
+        prompt=prompt,
+        seed=seed,
+        settings=settings,
+        model_id=f"{vpipe.model_id} + {apipe.model_id}",
+        parsed=_parse(prompt).to_dict(),
+        extra={
+            "split": {k: v for k, v in split.to_dict().items() if k != "clauses"},
+            "num_frames": int(result.frames.shape[0]),
+            **motion_plan.record(),
+            **result.record(),
+        },
+    )
+    sr = result.soundtrack.sample_rate
+    write_av(output, result.frames, result.fps, result.soundtrack.audio, sr, text,
+             upscale=upscale, preview=preview, overwrite=overwrite)  # fmt: skip
+    return [output]
+
+
+def _video_grid(pipe: Any, extra: dict[str, Any]) -> tuple[int, int, int]:
+    from avgen.generate import video_grid
+
+    return video_grid(pipe, extra)

@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_audio(sub)
     _add_video(sub)
+    _add_av(sub)
     p = sub.add_parser("demo", help="render an example clip with sound and print its path")
     p.add_argument("-o", "--output", default="out/demo.mp4")
     p.add_argument("--seed", type=int, default=7)
@@ -127,6 +128,77 @@ def _add_video(sub: Any) -> None:
                    help="motion plan to follow (avgen plan video ... -o PLAN.json)")  # fmt: skip
     p.add_argument("--no-plan", action="store_true",
                    help="no motion plan: generate from the text alone")  # fmt: skip
+
+
+def _add_av(sub: Any) -> None:
+    p = sub.add_parser("av", help="video with its soundtrack: sounds on the picture's events")
+    p.add_argument("prompt", help="what is seen and heard")
+    p.add_argument("-o", "--output", default="out/av.mp4", help="output MP4")
+    p.add_argument("--video-prompt", default=None, help="the picture's prompt (default: split)")
+    p.add_argument("--audio-prompt", default=None, help="the sound's prompt (default: split)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--steps", type=int, default=None, help="video sampling steps (model default)")
+    p.add_argument("--guidance", type=float, default=None, help="video guidance scale")
+    p.add_argument("--negative-prompt", default=None, help="what to steer away from")
+    p.add_argument("--duration", type=float, default=None, help="seconds (default: prompt, or 4)")
+    p.add_argument("--preview", action="store_true", help="also write a GIF and a contact sheet")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps (default cpu)")
+    p.add_argument("--dtype", default="fp32", choices=api.DTYPES, help="default fp32 on a CPU")
+    p.add_argument("--video-model", default=None, help="video model folder (default: shipped)")
+    p.add_argument("--audio-model", default=None, help="audio model folder (default: shipped)")
+    p.add_argument("--model", default=None, help=argparse.SUPPRESS)  # refused with a sentence
+    p.add_argument("--width", type=int, default=None, help="native width (default: the model's)")
+    p.add_argument("--height", type=int, default=None, help="native height (default: the model's)")
+    p.add_argument("--fps", type=int, default=None, help="frames per second (default: the model's)")
+    p.add_argument("--upscale", type=int, default=256, help="MP4 short side in pixels (0: native)")
+    p.add_argument("--plan", default=None, metavar="PLAN.json",
+                   help="motion plan to follow (avgen plan video ... -o PLAN.json)")  # fmt: skip
+    p.add_argument("--no-plan", action="store_true",
+                   help="no motion plan: events are found in the frames")  # fmt: skip
+    p.add_argument("--cpu-offload", action="store_true", help="diffusers folder: idle parts on CPU")
+    p.add_argument("--vae-slicing", action="store_true", help="diffusers folder: sliced VAE decode")
+    p.add_argument("--vae-tiling", action="store_true", help="diffusers folder: tiled VAE decode")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_overwrite_flag(p)
+
+
+def _av_command(args: argparse.Namespace) -> int:
+    """``avgen av``: one MP4 with picture and sound, through ``api.generate_av``."""
+    kwargs: dict[str, Any] = dict(
+        video_prompt=args.video_prompt,
+        audio_prompt=args.audio_prompt,
+        negative_prompt=args.negative_prompt,
+        num_inference_steps=args.steps,
+        guidance_scale=args.guidance,
+        duration_s=args.duration,
+        seed=args.seed,
+        preview=args.preview,
+        device=args.device,
+        dtype=args.dtype,
+        quiet=args.quiet,
+        overwrite=args.overwrite,
+        width=args.width,
+        height=args.height,
+        fps=args.fps,
+        upscale=args.upscale,
+    )
+    if args.model is not None:
+        kwargs["model"] = args.model  # refused by the API, naming the two flags
+    for key in ("video_model", "audio_model"):
+        if getattr(args, key) is not None:
+            kwargs[key] = getattr(args, key)
+    for key in api.GPU_EXTRA_KEYS:
+        if getattr(args, key):
+            kwargs[key] = True
+    if args.plan is not None and args.no_plan:
+        raise AvgenError("--plan and --no-plan exclude each other: give one.")
+    if args.plan is not None:
+        kwargs["plan"] = args.plan
+    elif args.no_plan:
+        kwargs["plan"] = False
+    for path in api.generate_av(args.prompt, args.output, **kwargs):
+        print(path)
+    return 0
 
 
 def _add_prompt(sub: Any) -> None:
@@ -454,6 +526,8 @@ def run(argv: list[str] | None = None) -> int:
     if cmd in ("audio", "video"):
         for path in _generate(args):
             print(path)
+    elif cmd == "av":
+        return _av_command(args)
     elif cmd == "demo":
         print(
             api.render_demo(args.output, seed=args.seed, quiet=args.quiet, overwrite=args.overwrite)

@@ -244,7 +244,8 @@ def write_mp4(
     overwrite: bool = True,
 ) -> Path:
     """Write H.264 (libx264, yuv420p, crf 18, faststart; one encoder thread, so the bytes do
-    not depend on the CPU count) video with optional AAC audio.
+    not depend on the CPU count, and no macroblock tree, so they do not vary from call to
+    call) video with optional AAC audio.
 
     Odd frame sizes are padded to even by repeating the last row/column. Audio (T,) or (C, T)
     is trimmed or padded with silence to exactly F / fps seconds so both streams end together.
@@ -268,7 +269,9 @@ def write_mp4(
         ) as container:
             # one encoder thread: x264 splits frames into as many slices as it has threads,
             # so the bytes would depend on the machine's (or the process's) CPU count
-            options = {"crf": "18", "x264-params": "threads=1"}
+            # and no macroblock-tree rate control: in a process that has run torch, its
+            # lookahead gave one clip different bytes from write to write (rerun relies on them)
+            options = {"crf": "18", "x264-params": "threads=1:no-mbtree=1"}
             vstream = container.add_stream("libx264", rate=rate, options=options)
             vstream.width, vstream.height, vstream.pix_fmt = width, height, "yuv420p"
             vstream.codec_context.time_base = 1 / rate

@@ -79,10 +79,10 @@ def test_range_table_accepts_its_ends_and_narrows_per_model() -> None:
         check_range("audio duration", 3.0, high=2.0, label="Stable Audio audio duration")
 
 
-def test_rerun_of_an_av_sidecar_says_why(tmp_path: Path) -> None:
+def test_rerun_of_an_av_sidecar_checks_its_settings(tmp_path: Path) -> None:
     from avgen.sidecar import write_sidecar
 
     side = write_sidecar(tmp_path / "x.mp4", command="av", prompt="a ball", seed=0,
-                         settings={}, model_id=None)  # fmt: skip
-    with pytest.raises(AvgenError, match="records command 'av'.*rerun cannot replay it"):
+                         settings={"batch": 2}, model_id=None)  # fmt: skip
+    with pytest.raises(AvgenError, match="setting 'batch' is not one 'av' takes"):
         api.rerun(side)
