@@ -28,6 +28,12 @@ from avgen.files import atomic_path, check_new
 _AUDIO_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".mp3": "MP3"}
 _AUDIO_SUBTYPES = {"WAV": "PCM_16", "FLAC": "PCM_16", "OGG": "VORBIS", "MP3": "MPEG_LAYER_III"}
 _VIDEO_EXTENSIONS = (".mp4",)
+#: x264's settings that make its bytes a function of the frames alone: one encoder thread (x264
+#: splits frames into as many slices as it has threads, so the bytes would follow the machine's
+#: CPU count), one lookahead thread, and a fixed B-frame pattern (b-adapt 0): its adaptive
+#: B-frame choice gave different bytes for the same frames now and then (8 runs in 16 after
+#: other work in the process), which broke byte-exact reruns
+X264_PARAMS = "threads=1:lookahead-threads=1:b-adapt=0"
 # Anchor colours of a magma-like ramp (black, purple, magenta, orange, pale yellow).
 _RAMP = np.array(
     [[0, 0, 4], [59, 15, 112], [140, 41, 129], [222, 73, 104], [254, 159, 109], [252, 253, 191]],
@@ -244,8 +250,8 @@ def write_mp4(
     *,
     overwrite: bool = True,
 ) -> Path:
-    """Write H.264 (libx264, yuv420p, crf 18, faststart; one encoder thread, so the bytes do
-    not depend on the CPU count) video with optional AAC audio.
+    """Write H.264 (libx264, yuv420p, crf 18, faststart; ``X264_PARAMS``, so the bytes depend on
+    the frames alone) video with optional AAC audio.
 
     Odd frame sizes are padded to even by repeating the last row/column. Audio (T,) or (C, T)
     is trimmed or padded with silence to exactly F / fps seconds so both streams end together.
@@ -271,7 +277,8 @@ class _Mp4Encoder:
         self.size: tuple[int, int] | None = None
 
     def write(self, frames: np.ndarray) -> None:
-        frames = _even(_as_frames(frames))
+        # PyAV reads the raw buffer: a strided view (a window's frames) must be made contiguous
+        frames = np.ascontiguousarray(_even(_as_frames(frames)))
         if self.vstream is None:
             self._start(frames.shape[1], frames.shape[2])
         elif frames.shape[1:3] != self.size:
@@ -286,9 +293,7 @@ class _Mp4Encoder:
             self.count += 1
 
     def _start(self, height: int, width: int) -> None:
-        # one encoder thread: x264 splits frames into as many slices as it has threads,
-        # so the bytes would depend on the machine's (or the process's) CPU count
-        options = {"crf": "18", "x264-params": "threads=1"}
+        options = {"crf": "18", "x264-params": X264_PARAMS}
         vstream = self.container.add_stream("libx264", rate=self.rate, options=options)
         vstream.width, vstream.height, vstream.pix_fmt = width, height, "yuv420p"
         vstream.codec_context.time_base = 1 / self.rate
