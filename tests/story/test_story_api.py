@@ -131,23 +131,33 @@ def test_shots_file_story(models, tmp_path: Path) -> None:
 
 
 def test_story_continues_the_last_frames(models) -> None:
-    """Shot 2 starts from shot 1's last frames: the join changes the picture no more than a
-    window join inside one clip does, and far less than two unrelated clips would."""
+    """Shot 2 is the pipeline continuing shot 1's last frames (its extend context), and the
+    frames reach the sink window by window."""
     from avgen.story import render_story
 
     pipe = api._PIPELINES[("video", str(Path(models["model"]).resolve()), "cpu")]
+    calls: list[dict] = []
+
+    class Spy:
+        config, follows_plans = pipe.config, False
+
+        def window_plan(self, *a, **k):
+            return pipe.window_plan(*a, **k)
+
+        def __call__(self, prompt, **kw):
+            calls.append({"prompt": prompt, **kw})
+            return pipe(prompt, **kw)
+
     frames: list[np.ndarray] = []
-    made = render_story(pipe, ["a red ball", "a blue square"], [8, 8], frames.append, seed=1)
-    video = np.concatenate(frames).astype(np.float32)
-    assert video.shape[0] == 16 and made.starts == [0, 8]
-    assert len(frames) >= 2  # streamed window by window
-    jump = np.abs(video[8] - video[7]).mean()
-    alone = []
-    sink: list[np.ndarray] = []
-    render_story(pipe, ["a blue square"], [8], sink.append, seed=2)
-    alone = np.concatenate(sink).astype(np.float32)
-    cold = np.abs(alone[0] - video[7]).mean()
-    assert jump < 0.5 * cold
+    made = render_story(Spy(), ["a red ball", "a blue square"], [8, 8], frames.append, seed=1)
+    video = np.concatenate(frames)
+    assert video.shape[0] == 16 and made.starts == [0, 8] and made.num_frames == 16
+    assert len(frames) >= 3  # streamed: shot 1 in two windows of 9 frames, shot 2 after
+    assert calls[0]["extend_video"] is None
+    context = calls[1]["extend_video"]
+    assert len(context) == pipe.context_frames()
+    assert np.array_equal(context, video[8 - len(context) : 8])  # shot 1's last frames
+    assert [c["generator"].initial_seed() for c in calls] == [1, 2]
 
 
 @pytest.mark.parametrize(
@@ -157,7 +167,7 @@ def test_story_continues_the_last_frames(models) -> None:
         (["story", "a ball", "it spins", "--durations", "2"], "--durations has 1 value(s)"),
         (["story", "a ball", "--durations", "2", "--duration", "2"], "not both"),
         (["story", "a ball", "it spins", "--durations", "100", "30"], "130 s in all"),
-        (["story", "a ball", "--duration", "121"], "121 s in all"),
+        (["story", "a ball", "--duration", "121"], "and 120 seconds, got 121"),
         (["story", "a ball", "--shots", "SHOTS"], "not both"),
         (["story", "--shots", "SHOTS", "--durations", "2"], "drop --duration"),
         (["story", "--shots", "BADJSON"], "is not valid JSON"),
