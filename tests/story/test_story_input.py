@@ -148,3 +148,25 @@ def test_shot_frames_round_once() -> None:
     with pytest.raises(AvgenError, match="shorter than one frame"):
         shot_frames([1.0, 0.01], 8)
     assert MAX_STORY_SECONDS == 120.0
+
+
+@pytest.mark.parametrize(
+    "settings, words",
+    [
+        ({"shots": "a ball"}, "'shots' must be a list"),
+        ({}, "'shots' are missing"),
+        ({"shots": [{"prompt": "a ball", "duration_s": 1}], "frobnicate": 1}, "not one 'story'"),
+        ({"shots": [{"prompt": "a ball"}]}, "misses the field 'duration_s'"),
+    ],
+)
+def test_hand_edited_story_sidecars(tmp_path: Path, settings: dict, words: str) -> None:
+    from avgen import api
+
+    sidecar = tmp_path / "s.mp4.json"
+    record = {"format": 1, "output": "s.mp4", "command": "story", "prompt": None, "seed": 0,
+              "settings": settings, "model_id": None}  # fmt: skip
+    sidecar.write_text(json.dumps(record))
+    with pytest.raises(AvgenError) as info:
+        api.rerun(sidecar)
+    assert words in str(info.value) and "\n" not in str(info.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.mp4.json"]
