@@ -81,7 +81,8 @@ def write_batch(
     is published (a value JSON cannot hold fails before any file); then the output, its
     previews and its sidecar are published in that order, each refused without ``overwrite``
     when its name exists (``avgen.files.publish``). ``progress(step, total)`` counts the steps
-    of the whole batch."""
+    of the whole batch. A job with ``stream`` (a video without previews) hands the pipeline a
+    frame sink that encodes each window as it finishes; the file is published at the end."""
     import torch
 
     from avgen.files import write_text
