@@ -39,10 +39,11 @@ class FakeEncoder:
                 "pooled": torch.nn.functional.normalize(tokens.sum(1), dim=-1)}  # fmt: skip
 
 
-def _video() -> TextToVideoPipeline:
+def _video(layout_dim: int = 0) -> TextToVideoPipeline:
     torch.manual_seed(0)
     vae = VideoVAE(latent_channels=4, hidden_channels=8, stem_channels=4)
-    dit = VideoDiT(latent_channels=4, hidden_size=32, depth=1, num_heads=1, text_dim=16)
+    dit = VideoDiT(latent_channels=4, hidden_size=32, depth=1, num_heads=1, text_dim=16,
+                   layout_dim=layout_dim)  # fmt: skip
     for p in dit.parameters():  # DiT's zero init would make every output the same: perturb
         p.data.add_(0.02 * torch.randn_like(p))
     config = {"num_inference_steps": 2, "window_frames": 9, "context_latent_frames": 2}
@@ -208,3 +209,37 @@ def test_a_failing_story_leaves_no_file(models, tmp_path: Path) -> None:
         api.generate_story(["a ball", "it spins"], out, durations=[1, 1], progress=stop,
                            quiet=True, **models)  # fmt: skip
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_model_that_follows_plans_gets_each_shots_plan(tmp_path: Path) -> None:
+    """With a plan-following DiT each shot renders its continued plan (the story's code does
+    not depend on which model it has)."""
+    from avgen.story import carry_subject, plan_shots, render_story
+    from avgen.video.layout import FEATURES
+
+    pipe = _video(layout_dim=FEATURES).to("cpu")
+    assert pipe.follows_plans
+    prompts = carry_subject(["a small red ball sliding to the right", "then it is falling"])
+    plans = plan_shots(prompts, [8, 8], 8, 64, 64, seed=0)
+    got: dict[str, list[np.ndarray]] = {"plans": [], "none": []}
+    render_story(pipe, prompts, [8, 8], got["plans"].append, seed=0, plans=plans)
+    render_story(pipe, prompts, [8, 8], got["none"].append, seed=0, plans=[None, None])
+    planned, plain = np.concatenate(got["plans"]), np.concatenate(got["none"])
+    assert planned.shape == plain.shape == (16, 64, 64, 3)
+    assert not np.array_equal(planned, plain)  # the layout input was used
+    folder = pipe.save_pretrained(tmp_path / "m")
+    key = ("video", str(folder.resolve()), "cpu")
+    api._PIPELINES[key] = pipe
+    audio = _audio().to("cpu")
+    adir = tmp_path / "a"
+    audio.save_pretrained(adir)
+    api._PIPELINES[("audio", str(adir.resolve()), "cpu")] = audio
+    try:
+        out = tmp_path / "s.mp4"
+        api.generate_story(prompts, out, durations=[1, 1], model=str(folder),
+                           audio_model=str(adir), upscale=0, quiet=True)  # fmt: skip
+    finally:
+        api._PIPELINES.pop(key)
+        api._PIPELINES.pop(("audio", str(adir.resolve()), "cpu"))
+    record = json.loads(out.with_name("s.mp4.json").read_text())
+    assert record["follows_plans"] is True and record["plans"][1]["meta"]["continues"]
