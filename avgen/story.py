@@ -261,12 +261,16 @@ class Subject:
         return " ".join(w for w in words if w)
 
     def update(self, parsed: Any) -> None:
-        """What a prompt names replaces what the subject had (its first object, its scene)."""
+        """What a prompt names replaces what the subject had (its first object, its scene); an
+        object of another shape is a new subject (the old one's colour and size do not pass
+        to it)."""
         if parsed.scene:
             self.scene = parsed.scene
         if not parsed.objects:
             return
         o = parsed.objects[0]
+        if o.shape and self.shape and o.shape != self.shape:  # another object: a new subject
+            self.size = self.colour = None
         self.count = int(o.count or 1)
         self.size = o.size or self.size
         self.colour = o.colour or self.colour

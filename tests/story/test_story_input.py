@@ -123,6 +123,16 @@ def test_subject_carried_into_shots_that_do_not_name_it() -> None:
     assert prompts[1].startswith("small red circle") and "then it" not in prompts[1]
 
 
+def test_another_shape_is_a_new_subject() -> None:
+    prompts = carry_subject(["a small red ball bouncing", "a square sliding left", "it spins"])
+    objs = [parse_prompt(p).objects[0] for p in prompts]
+    assert [(o.colour, o.shape, o.size) for o in objs] == [
+        ("red", "circle", "small"),
+        (None, "square", None),  # not a red square: the ball's colour is not the square's
+        (None, "square", None),
+    ]
+
+
 def test_subject_caption_starts_the_subject() -> None:
     prompts = carry_subject(["bouncing", "spinning"], subject="a large green square")
     assert [(o.colour, o.shape, o.size) for o in (parse_prompt(p).objects[0] for p in prompts)] == [
