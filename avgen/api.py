@@ -639,6 +639,183 @@ def text_to_video(
     )
 
 
+# ----------------------------------------------------------------------------- stories
+
+STORY_EXTRA_KEYS = ("model", "audio_model", "width", "height", "fps", "upscale")
+
+
+def _story_input(
+    prompts: Any, shots: Any, durations: Any, duration_s: float | None, subject: str | None
+) -> Any:
+    """The checked ``avgen.story.Story`` of a ``generate_story`` call."""
+    from avgen import story as stories
+
+    if isinstance(prompts, str):
+        prompts = [prompts]
+    if shots is not None:
+        if prompts:
+            raise AvgenError("give shot prompts or a shots file, not both.")
+        if durations is not None or duration_s is not None:
+            raise AvgenError(
+                "a shots file gives each shot's duration_s; drop --duration and --durations."
+            )
+        if subject is not None:
+            raise AvgenError("a shots file gives the subject; drop --subject.")
+        if isinstance(shots, dict | list):
+            return stories.Story.from_dict(shots)
+        check_path("shots", shots)
+        return stories.read_shots_file(shots)
+    if not prompts:
+        raise AvgenError("a story needs at least one shot: give prompts or a shots file.")
+    if not isinstance(prompts, list | tuple):
+        raise AvgenError(f"prompts must be a list of texts, got {spell(prompts)}.")
+    if subject is not None:
+        check_prompt(subject)
+    return stories.story_from_prompts(list(prompts), durations, duration_s, subject=subject)
+
+
+def generate_story(
+    prompts: list[str] | str | None = None,
+    output: str | Path = "out/story.mp4",
+    *,
+    shots: str | Path | dict | list | None = None,
+    durations: list[float] | None = None,
+    duration_s: float | None = None,
+    subject: str | None = None,
+    negative_prompt: str | None = None,
+    num_inference_steps: int | None = None,
+    guidance_scale: float | None = None,
+    audio_steps: int | None = None,
+    seed: int = 0,
+    device: str = "cpu",
+    dtype: str = "fp32",
+    quiet: bool = False,
+    overwrite: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    **extra: Any,
+) -> list[Path]:
+    """A story (docs/STORY.md): one continuous MP4 (H.264 + AAC) of several shots with its
+    soundtrack and sidecar. ``prompts`` (one shot each) with ``durations`` (one per prompt) or
+    ``duration_s`` (the whole story, shared equally) and an optional ``subject`` caption; or
+    ``shots``: a shots file, or its JSON object. The subject, the motion plan and the picture
+    carry on from shot to shot (``avgen.story``); frames are streamed to the encoder as each
+    window finishes. At most ``avgen.story.MAX_STORY_SECONDS`` in all.
+
+    Extra keywords: ``model`` (an avgen video model folder), ``audio_model`` (a text-to-audio
+    folder), ``width`` / ``height`` / ``fps`` (default: the model's), ``upscale`` (short side of
+    the MP4, default 256). ``audio_steps``: the soundtrack's sampling steps (default: the audio
+    model's). The sidecar records the shots, so ``rerun`` replays the file byte for byte."""
+    import torch
+    from tqdm import tqdm
+
+    from avgen import story as stories
+    from avgen.files import write_text
+    from avgen.generate import video_grid
+    from avgen.media import mp4_stream, upscale_frames
+    from avgen.sidecar import sidecar_path, sidecar_text
+
+    options = check_options(
+        GenerationOptions(
+            negative_prompt, seed, num_inference_steps, guidance_scale, None, 1, False,
+            device, dtype, quiet, {k: v for k, v in extra.items() if k == "model"},
+        )
+    )  # fmt: skip
+    _check_extra("generate_story", extra, STORY_EXTRA_KEYS)
+    check_path("audio_model", extra.get("audio_model"))
+    if audio_steps is not None:
+        check_range("steps", audio_steps, label="audio_steps")
+    upscale = DEFAULT_UPSCALE if extra.get("upscale") is None else extra["upscale"]
+    check_range("upscale", upscale)
+    story = _story_input(prompts, shots, durations, duration_s, subject)
+    output = check_output(output, VIDEO_SUFFIXES)
+    check_new_outputs("story", [output], overwrite=overwrite)
+    pipe = video_pipeline(extra.get("model"), device)
+    if not getattr(pipe, "streams_frames", False):
+        raise AvgenError(
+            f"the video model {extra.get('model')} cannot continue shots; a story needs an avgen "
+            "video model folder (the shipped one by default)."
+        )
+    width, height, fps = video_grid(pipe, extra)
+    check_range("fps", fps)
+    width, height = pipe.snap_size(width, height)
+    steps = int(pipe.config["num_inference_steps"] if num_inference_steps is None
+                else num_inference_steps)  # fmt: skip
+    guidance = float(pipe.config["guidance_scale"] if guidance_scale is None else guidance_scale)
+    shot_prompts = stories.carry_subject([s.prompt for s in story.shots], story.subject)
+    counts = stories.shot_frames([s.duration_s for s in story.shots], fps)
+    for number, (prompt, n) in enumerate(zip(shot_prompts, counts), 1):
+        try:
+            pipe.check_inputs(prompt, steps, guidance, n, fps)
+        except AvgenError as exc:
+            raise AvgenError(f"shot {number}: {exc}") from None
+    plans = stories.plan_shots(shot_prompts, counts, fps, width, height, seed)
+    audio = audio_pipeline(extra.get("audio_model"), device)
+    sounds = stories.sound_prompts(story)
+    amp = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(dtype)
+    autocast = torch.autocast(torch.device(device).type, dtype=amp, enabled=amp is not None)
+    with autocast:
+        wave, sr = stories.story_soundtrack(
+            sounds, [n / fps for n in counts], audio, seed=seed,
+            num_inference_steps=audio_steps,
+        )  # fmt: skip
+    settings: dict[str, Any] = {
+        "shots": [s.to_dict() for s in story.shots],
+        "subject": story.subject,
+        "negative_prompt": negative_prompt,
+        "num_inference_steps": steps,
+        "guidance_scale": guidance,
+        "audio_steps": audio_steps,
+        "device": options.device,
+        "dtype": options.dtype,
+        "width": width,
+        "height": height,
+        "fps": fps,
+        "upscale": upscale,
+    }
+    for key in ("model", "audio_model"):
+        if extra.get(key) is not None:
+            settings[key] = str(extra[key])
+    total = sum(counts)
+    with tqdm(total=1, desc="story", unit="step", disable=quiet, leave=False) as bar:
+
+        def tick(i: int, n: int) -> None:
+            bar.total = n
+            bar.update(i - bar.n)
+            if progress is not None:
+                progress(i, n)
+
+        def sink(frames: Any) -> None:
+            write(upscale_frames(frames, upscale) if upscale else frames)
+
+        with mp4_stream(output, fps, audio=wave, sr=sr, num_frames=total, overwrite=overwrite) \
+                as write, autocast:  # fmt: skip
+            made = stories.render_story(
+                pipe, shot_prompts, counts, sink, seed=seed, width=width, height=height,
+                fps=fps, num_inference_steps=steps, guidance_scale=guidance,
+                negative_prompt=negative_prompt, plans=plans, callback=tick,
+            )  # fmt: skip
+            text = sidecar_text(  # made before the MP4 is published (a NaN fails first)
+                output,
+                command="story",
+                prompt=" | ".join(shot_prompts),
+                seed=seed,
+                settings=settings,
+                model_id=pipe.model_id,
+                extra={
+                    "duration_s": total / fps,
+                    "shot_prompts": shot_prompts,
+                    "sound_prompts": sounds,
+                    "shot_starts": made.starts,
+                    "num_frames": total,
+                    "follows_plans": bool(getattr(pipe, "follows_plans", False)),
+                    "audio_model_id": audio.model_id,
+                    "plans": [None if p is None else p.to_dict() for p in plans],
+                },
+            )
+    write_text(sidecar_path(output), text, overwrite=overwrite)
+    return [output]
+
+
 # ----------------------------------------------------------------------------- worlds, demo
 
 
@@ -952,6 +1129,8 @@ def rerun(
         target = Path(sidecar).with_name(record["output"])
     command = record["command"]
     settings = dict(record["settings"])
+    if command == "story":
+        return _rerun_story(sidecar, record, settings, target, overwrite)
     generators = {
         "audio": text_to_audio,
         "video": text_to_video,
@@ -987,7 +1166,8 @@ def rerun(
         raise AvgenError(f"sidecar {sidecar}: 'prompt' must be text, got None.")
     # a sidecar written before the canonical rewrite existed records none: the model read the
     # prompt as written, so the replay does too
-    settings.setdefault("rewrite", False)
+    if command in ("audio", "video"):
+        settings.setdefault("rewrite", False)
     return generators[command](
         record["prompt"], target, seed=record["seed"], overwrite=overwrite, **settings
     )
@@ -1150,3 +1330,28 @@ def _video_grid(pipe: Any, extra: dict[str, Any]) -> tuple[int, int, int]:
     from avgen.generate import video_grid
 
     return video_grid(pipe, extra)
+
+
+def _rerun_story(
+    sidecar: str | Path, record: dict[str, Any], settings: dict[str, Any], target: Path,
+    overwrite: bool,
+) -> list[Path]:  # fmt: skip
+    """``rerun`` of a story sidecar: its shots and subject, settings and seed."""
+    allowed = _replayable(generate_story, STORY_EXTRA_KEYS) - {"seed", "progress"}
+    allowed -= {"durations", "duration_s"}
+    unknown = sorted(set(settings) - allowed)
+    if unknown:
+        raise AvgenError(
+            f"sidecar {sidecar}: setting {spell(unknown[0])} is not one 'story' takes "
+            f"({', '.join(sorted(allowed))})."
+        )
+    if "shots" not in settings:
+        raise AvgenError(f"sidecar {sidecar}: the story's 'shots' are missing from its settings.")
+    if record.get("seed") is None:
+        raise AvgenError(f"sidecar {sidecar}: 'seed' must be a whole number, got None.")
+    shots = {"subject": settings.pop("subject", None), "shots": settings.pop("shots")}
+    if not isinstance(shots["shots"], list):
+        raise AvgenError(f"sidecar {sidecar}: 'shots' must be a list of shots.")
+    return generate_story(
+        None, target, shots=shots, seed=record["seed"], overwrite=overwrite, **settings
+    )

@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_audio(sub)
     _add_video(sub)
     _add_av(sub)
+    _add_story(sub)
     p = sub.add_parser("demo", help="render an example clip with sound and print its path")
     p.add_argument("-o", "--output", default="out/demo.mp4")
     p.add_argument("--seed", type=int, default=7)
@@ -162,6 +163,34 @@ def _add_av(sub: Any) -> None:
     add_overwrite_flag(p)
 
 
+def _add_story(sub: Any) -> None:
+    p = sub.add_parser("story", help="several shots as one film with its soundtrack (MP4)")
+    p.add_argument("prompts", nargs="*", help="one prompt per shot, in order")
+    p.add_argument("--shots", default=None, metavar="SHOTS.json",
+                   help="shots file: subject, prompts, durations, sounds")  # fmt: skip
+    p.add_argument("--durations", nargs="+", type=float, default=None, metavar="S",
+                   help="seconds of each shot, one per prompt")  # fmt: skip
+    p.add_argument("--duration", type=float, default=None,
+                   help="seconds of the whole story, shared equally by the shots")  # fmt: skip
+    p.add_argument("--subject", default=None, help="the subject caption the shots carry")
+    p.add_argument("-o", "--output", default="out/story.mp4", help="output MP4")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--steps", type=int, default=None, help="video sampling steps (model default)")
+    p.add_argument("--audio-steps", type=int, default=None, help="soundtrack sampling steps")
+    p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale")
+    p.add_argument("--negative-prompt", default=None, help="what to steer away from")
+    p.add_argument("--width", type=int, default=None, help="native width (default: the model's)")
+    p.add_argument("--height", type=int, default=None, help="native height (default: the model's)")
+    p.add_argument("--fps", type=int, default=None, help="frames per second (default: the model's)")
+    p.add_argument("--upscale", type=int, default=256, help="MP4 short side in pixels (0: native)")
+    p.add_argument("--model", default=None, help="video model folder (default: the shipped one)")
+    p.add_argument("--audio-model", default=None, help="audio model folder for the soundtrack")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps (default cpu)")
+    p.add_argument("--dtype", default="fp32", choices=api.DTYPES, help="default fp32 on a CPU")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_overwrite_flag(p)
+
+
 def _av_command(args: argparse.Namespace) -> int:
     """``avgen av``: one MP4 with picture and sound, through ``api.generate_av``."""
     kwargs: dict[str, Any] = dict(
@@ -199,6 +228,33 @@ def _av_command(args: argparse.Namespace) -> int:
     for path in api.generate_av(args.prompt, args.output, **kwargs):
         print(path)
     return 0
+
+
+def _story_command(args: argparse.Namespace) -> list[Path]:
+    """``avgen story``: the shots through ``avgen.api.generate_story``."""
+    kwargs: dict[str, Any] = dict(
+        shots=args.shots,
+        durations=args.durations,
+        duration_s=args.duration,
+        subject=args.subject,
+        negative_prompt=args.negative_prompt,
+        num_inference_steps=args.steps,
+        guidance_scale=args.guidance,
+        audio_steps=args.audio_steps,
+        seed=args.seed,
+        device=args.device,
+        dtype=args.dtype,
+        quiet=args.quiet,
+        overwrite=args.overwrite,
+        width=args.width,
+        height=args.height,
+        fps=args.fps,
+        upscale=args.upscale,
+    )
+    for key in ("model", "audio_model"):
+        if getattr(args, key) is not None:
+            kwargs[key] = getattr(args, key)
+    return api.generate_story(args.prompts or None, args.output, **kwargs)
 
 
 def _add_prompt(sub: Any) -> None:
@@ -528,6 +584,9 @@ def run(argv: list[str] | None = None) -> int:
             print(path)
     elif cmd == "av":
         return _av_command(args)
+    elif cmd == "story":
+        for path in _story_command(args):
+            print(path)
     elif cmd == "demo":
         print(
             api.render_demo(args.output, seed=args.seed, quiet=args.quiet, overwrite=args.overwrite)

@@ -9,7 +9,8 @@ sidecar records that seed with batch 1, so ``avgen rerun`` replays it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,9 @@ class Job:
     # says about it (``avgen.api.text_condition``); None: the prompt itself
     condition: str | None = None
     condition_record: dict[str, Any] | None = None
+    # long output: (path, overwrite) -> a context that yields the pipeline's frame_sink and
+    # publishes the file at its end (frames are encoded as each window finishes)
+    stream: Callable[[Path, bool], Any] | None = None
 
 
 def run_with_progress(
@@ -81,7 +85,8 @@ def write_batch(
     is published (a value JSON cannot hold fails before any file); then the output, its
     previews and its sidecar are published in that order, each refused without ``overwrite``
     when its name exists (``avgen.files.publish``). ``progress(step, total)`` counts the steps
-    of the whole batch."""
+    of the whole batch. A job with ``stream`` (a video without previews) hands the pipeline a
+    frame sink that encodes each window as it finishes; the file is published at the end."""
     import torch
 
     from avgen.files import write_text
@@ -92,22 +97,32 @@ def write_batch(
     for j, path in enumerate(paths):
         generator = torch.Generator().manual_seed(seed + j)
         done = j * job.total_steps
-        result = run_with_progress(
-            pipe, job.total_steps, desc=job.command, quiet=quiet, device=device, dtype=dtype,
+        call = dict(
+            desc=job.command, quiet=quiet, device=device, dtype=dtype,
             progress=_batch_progress(progress, done, job.total_steps * len(paths)),
             prompt=job.condition or job.prompt, generator=generator, **job.call,
         )  # fmt: skip
-        text = sidecar_text(
-            path,
-            command=job.command,
-            prompt=job.prompt,
-            seed=seed + j,
-            settings=job.settings,
-            model_id=pipe.model_id,
-            parsed=parsed,
-            extra={**(job.condition_record or {}), **job.record(result)},
-        )
-        job.write(path, result, overwrite)
+
+        def sidecar(result: Any, seed_j: int = seed + j, path: Path = path) -> str:
+            return sidecar_text(
+                path,
+                command=job.command,
+                prompt=job.prompt,
+                seed=seed_j,
+                settings=job.settings,
+                model_id=pipe.model_id,
+                parsed=parsed,
+                extra={**(job.condition_record or {}), **job.record(result)},
+            )
+
+        if job.stream is not None:  # written window by window, published at the end
+            with job.stream(path, overwrite) as sink:
+                result = run_with_progress(pipe, job.total_steps, frame_sink=sink, **call)
+                text = sidecar(result)
+        else:
+            result = run_with_progress(pipe, job.total_steps, **call)
+            text = sidecar(result)
+            job.write(path, result, overwrite)
         write_text(sidecar_path(path), text, overwrite=overwrite)
     return paths
 
@@ -282,6 +297,9 @@ def video_job(
     settings["plan"] = motion_plan.setting()  # the plan itself, so rerun replays it
     plan_record = motion_plan.record()
     windows = pipe.window_plan(num_frames, has_context=source is not None)
+    stream = None
+    if getattr(pipe, "streams_frames", False) and not options.preview:
+        stream = lambda path, overwrite: _video_stream(path, fps, upscale, overwrite, source)  # noqa: E731
     return Job(
         "video", prompt, call, settings, steps * len(windows),
         write=lambda path, result, overwrite: _write_video(
@@ -290,6 +308,7 @@ def video_job(
         record=lambda result: {
             "windows": result.settings["windows"], "joins": result.joins, **plan_record
         },
+        stream=stream,
     )  # fmt: skip
 
 
@@ -331,6 +350,24 @@ def _read_video_inputs(extra: dict[str, Any], width: int, height: int) -> tuple[
     if extra.get("init_image") is not None:
         image = load_image(extra["init_image"], width, height)
     return source, image
+
+
+@contextlib.contextmanager
+def _video_stream(
+    path: Path, fps: int, upscale: int, overwrite: bool, source: Any = None
+) -> Iterator[Callable[[Any], None]]:
+    """A frame sink that upscales each window's frames and encodes them into ``path`` (the
+    clip being extended first), published when the block ends (``avgen.media.mp4_stream``)."""
+    from avgen.media import mp4_stream, upscale_frames
+
+    with mp4_stream(path, fps, overwrite=overwrite) as write:
+
+        def sink(frames: Any) -> None:
+            write(upscale_frames(frames, upscale) if upscale else frames)
+
+        if source is not None and len(source):
+            sink(source)
+        yield sink
 
 
 def _write_video(

@@ -11,9 +11,10 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -27,6 +28,13 @@ from avgen.files import atomic_path, check_new
 _AUDIO_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".mp3": "MP3"}
 _AUDIO_SUBTYPES = {"WAV": "PCM_16", "FLAC": "PCM_16", "OGG": "VORBIS", "MP3": "MPEG_LAYER_III"}
 _VIDEO_EXTENSIONS = (".mp4",)
+#: x264's settings that make its bytes a function of the frames alone: one encoder thread (x264
+#: splits frames into as many slices as it has threads, so the bytes would follow the machine's
+#: CPU count), and no lookahead (rc-lookahead 0, so no macroblock tree) with a fixed B-frame
+#: pattern (b-adapt 0): with its lookahead, x264 gave different bytes for the same frames now
+#: and then when other work ran in the process (8 runs in 16), which broke byte-exact reruns.
+#: The cost is larger files (about 1.5x at crf 18 on avgen's clips).
+X264_PARAMS = "threads=1:lookahead-threads=1:b-adapt=0:rc-lookahead=0:no-mbtree=1"
 # Anchor colours of a magma-like ramp (black, purple, magenta, orange, pale yellow).
 _RAMP = np.array(
     [[0, 0, 4], [59, 15, 112], [140, 41, 129], [222, 73, 104], [254, 159, 109], [252, 253, 191]],
@@ -243,56 +251,117 @@ def write_mp4(
     *,
     overwrite: bool = True,
 ) -> Path:
-    """Write H.264 (libx264, yuv420p, crf 18, faststart; one encoder thread, so the bytes do
-    not depend on the CPU count, and no macroblock tree, so they do not vary from call to
-    call) video with optional AAC audio.
+    """Write H.264 (libx264, yuv420p, crf 18, faststart; ``X264_PARAMS``, so the bytes depend on
+    the frames alone) video with optional AAC audio.
 
     Odd frame sizes are padded to even by repeating the last row/column. Audio (T,) or (C, T)
     is trimmed or padded with silence to exactly F / fps seconds so both streams end together.
+    The same bytes as ``mp4_stream`` fed the frames in any number of blocks.
     """
+    frames = _as_frames(frames)
+    with mp4_stream(
+        path, fps, audio=audio, sr=sr, num_frames=len(frames), overwrite=overwrite
+    ) as write:
+        write(frames)
+    return Path(path)
+
+
+class _Mp4Encoder:
+    """The encoder behind ``mp4_stream``: the streams are added at the first block of frames
+    (its size sets the video's), the whole soundtrack is muxed then, and every block's frames
+    are encoded and muxed as they come."""
+
+    def __init__(self, container: Any, rate: Fraction, wave: np.ndarray | None, sr: int) -> None:
+        self.container, self.rate, self.wave, self.sr = container, rate, wave, sr
+        self.vstream: Any = None
+        self.count = 0
+        self.size: tuple[int, int] | None = None
+
+    def write(self, frames: np.ndarray) -> None:
+        # PyAV reads the raw buffer: a strided view (a window's frames) must be made contiguous
+        frames = np.ascontiguousarray(_even(_as_frames(frames)))
+        if self.vstream is None:
+            self._start(frames.shape[1], frames.shape[2])
+        elif frames.shape[1:3] != self.size:
+            raise AvgenError(
+                f"frames of {frames.shape[2]}x{frames.shape[1]} cannot follow frames of "
+                f"{self.size[1]}x{self.size[0]} in one video."
+            )
+        for image in frames:
+            vframe = av.VideoFrame.from_ndarray(image, format="rgb24")
+            vframe.pts, vframe.time_base = self.count, 1 / self.rate
+            self.container.mux(self.vstream.encode(vframe))
+            self.count += 1
+
+    def _start(self, height: int, width: int) -> None:
+        options = {"crf": "18", "x264-params": X264_PARAMS}
+        vstream = self.container.add_stream("libx264", rate=self.rate, options=options)
+        vstream.width, vstream.height, vstream.pix_fmt = width, height, "yuv420p"
+        vstream.codec_context.time_base = 1 / self.rate
+        self.vstream, self.size = vstream, (height, width)
+        if self.wave is None:
+            return
+        wave, sr = self.wave, self.sr
+        layout = "mono" if wave.shape[0] == 1 else "stereo"
+        astream = self.container.add_stream("aac", rate=sr, layout=layout)
+        astream.codec_context.time_base = Fraction(1, sr)
+        step = 1024  # AAC frame size
+        for start in range(0, wave.shape[1], step):
+            chunk = np.ascontiguousarray(wave[:, start : start + step])  # (C, n)
+            aframe = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=layout)
+            aframe.sample_rate, aframe.pts = sr, start
+            aframe.time_base = Fraction(1, sr)
+            self.container.mux(astream.encode(aframe))
+        self.container.mux(astream.encode(None))
+        self.wave = None  # muxed: the encoder keeps no copy
+
+    def finish(self) -> None:
+        if self.vstream is None:
+            raise AvgenError("no frames were written; a video needs at least one frame.")
+        self.container.mux(self.vstream.encode(None))
+
+
+@contextlib.contextmanager
+def mp4_stream(
+    path: str | Path,
+    fps: float,
+    *,
+    audio: np.ndarray | None = None,
+    sr: int = 16000,
+    num_frames: int | None = None,
+    overwrite: bool = True,
+) -> Iterator[Callable[[np.ndarray], None]]:
+    """Write an MP4 block by block: yields ``write(frames)`` that encodes uint8 (F, H, W, 3)
+    frames as they come (a long video never sits whole in memory), publishes the file when the
+    block ends and deletes it on an error (``atomic_output``). H.264 and AAC exactly as
+    ``write_mp4``; ``audio`` (the whole soundtrack, (T,) or (C, T)) is trimmed or padded to
+    ``num_frames`` / fps seconds, which it then needs. Every frame must have the first one's
+    size; the frame count written must be ``num_frames`` when given."""
     path = Path(path)
     if path.suffix.lower() not in _VIDEO_EXTENSIONS:
         raise AvgenError(f"Unsupported video extension '{path.suffix}'; use .mp4.")
     check_writable(path)
-    frames = _even(_as_frames(frames))
     fps = _check_fps(fps)
     rate = Fraction(fps).limit_denominator(1001)
-    n_frames, height, width, _ = frames.shape
+    wave = None
     if audio is not None:
+        if num_frames is None:
+            raise AvgenError("an MP4 with audio needs its frame count (num_frames) up front.")
         sr = _check_sr(sr)
         wave = np.clip(_as_audio(audio)[:2], -1.0, 1.0)  # (C, T), at most stereo
-        n_samples = round(n_frames / rate * sr)
+        n_samples = round(num_frames / rate * sr)
         wave = np.pad(wave[:, :n_samples], ((0, 0), (0, max(0, n_samples - wave.shape[1]))))
     with atomic_output(path, overwrite=overwrite) as tmp:
         with av.open(
             str(tmp), mode="w", format="mp4", container_options={"movflags": "+faststart"}
         ) as container:
-            # one encoder thread: x264 splits frames into as many slices as it has threads,
-            # so the bytes would depend on the machine's (or the process's) CPU count
-            # and no macroblock-tree rate control: in a process that has run torch, its
-            # lookahead gave one clip different bytes from write to write (rerun relies on them)
-            options = {"crf": "18", "x264-params": "threads=1:no-mbtree=1"}
-            vstream = container.add_stream("libx264", rate=rate, options=options)
-            vstream.width, vstream.height, vstream.pix_fmt = width, height, "yuv420p"
-            vstream.codec_context.time_base = 1 / rate
-            if audio is not None:
-                layout = "mono" if wave.shape[0] == 1 else "stereo"
-                astream = container.add_stream("aac", rate=sr, layout=layout)
-                astream.codec_context.time_base = Fraction(1, sr)
-                step = 1024  # AAC frame size
-                for start in range(0, wave.shape[1], step):
-                    chunk = np.ascontiguousarray(wave[:, start : start + step])  # (C, n)
-                    aframe = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=layout)
-                    aframe.sample_rate, aframe.pts = sr, start
-                    aframe.time_base = Fraction(1, sr)
-                    container.mux(astream.encode(aframe))
-                container.mux(astream.encode(None))
-            for i, image in enumerate(frames):
-                vframe = av.VideoFrame.from_ndarray(image, format="rgb24")
-                vframe.pts, vframe.time_base = i, 1 / rate
-                container.mux(vstream.encode(vframe))
-            container.mux(vstream.encode(None))
-    return path
+            encoder = _Mp4Encoder(container, rate, wave, sr)
+            yield encoder.write
+            if num_frames is not None and encoder.count != num_frames:
+                raise AvgenError(
+                    f"{encoder.count} frames were written to {path}; {num_frames} were announced."
+                )
+            encoder.finish()
 
 
 def read_mp4(path: str | Path) -> tuple[np.ndarray, float, np.ndarray | None, int]:

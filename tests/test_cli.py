@@ -66,15 +66,15 @@ def test_prompt_duration_out_of_range(tmp_path: Path, capsys) -> None:
 
 def test_generator_names_its_own_range(tmp_path: Path, capsys) -> None:
     code, _, err = run_cli(
-        ["audio", "piano", "--duration", "90", "-o", str(tmp_path / "a.wav")], capsys
+        ["audio", "piano", "--duration", "150", "-o", str(tmp_path / "a.wav")], capsys
     )
     assert code == 2
-    assert "between 1 and 60 seconds" in err
+    assert "between 1 and 120 seconds" in err
     code, _, err = run_cli(
-        ["video", "a ball", "--duration", "45", "-o", str(tmp_path / "v.mp4")], capsys
+        ["video", "a ball", "--duration", "130", "-o", str(tmp_path / "v.mp4")], capsys
     )
     assert code == 2
-    assert "30 seconds" in err
+    assert "120 seconds" in err
 
 
 def test_unwritable_output(tmp_path: Path, capsys) -> None:

@@ -65,7 +65,7 @@ def test_a_prompts_file_has_at_most_1000_prompts(tmp_path: Path, capsys) -> None
 @pytest.mark.parametrize(
     "bad, words",
     [
-        ("piano for 90 seconds", "prompt 4: audio duration must be between 1 and 60 seconds"),
+        ("piano for 150 seconds", "prompt 4: audio duration must be between 1 and 120 seconds"),
         ("piano at -3 BPM", "prompt 4: the prompt's tempo must be"),
         ("x" * 2001, "prompt 4: the prompt is 2001 characters long"),
     ],

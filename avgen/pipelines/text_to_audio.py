@@ -4,12 +4,14 @@ Numbered like diffusers' pipelines (``AudioLDMPipeline.__call__``): 1 check inpu
 the prompt, 3 prepare timesteps, 4 prepare latents, 5 denoising loop (window by window),
 6 decode the latent to a mel, 7 vocode, 8 rank candidates with CLAP.
 
-Any duration from 1 to 60 s: the denoiser is trained on windows (``window_s``, 4 s); longer
+Any duration from 1 to 120 s: the denoiser is trained on windows (``window_s``, 4 s); longer
 audio is generated window after window in latent space, each new window inpainting its first
 ``overlap_s`` from the previous one (RePaint-style replacement inside the sampler), with a soft
 keep mask whose last quarter ramps from 1 to 0: a crossfade in latent space at every step. The
 whole latent is then decoded and vocoded in one pass (both are convolutional), so there is no
-decoding seam. The beat grid of each window continues the previous window's beat phase.
+decoding seam; audio longer than ``DECODE_BLOCK_S`` + 2 ``DECODE_MARGIN_S`` (up to 120 s) is
+decoded and vocoded in overlapping blocks, cross-faded, so memory does not grow with its length.
+The beat grid of each window continues the previous window's beat phase.
 
 Defaults come from ``pipeline.json`` in the model folder; duration and tempo come from the
 prompt parser (``parse_prompt``: "for 10 seconds", "120 BPM", "upbeat" -> the class midpoint).
@@ -42,6 +44,10 @@ from avgen.pipelines.checks import check_range, check_sampling, read_pipeline_co
 from avgen.plan.notes import NotePlan
 from avgen.text import shared_text_encoder
 
+#: Long audio is decoded and vocoded in blocks of this many seconds with this much context on
+#: each side (``decode_in_blocks``); audio up to a block and both margins is decoded in one pass.
+DECODE_BLOCK_S = 20.0
+DECODE_MARGIN_S = 1.0
 PIPELINE_CONFIG = "pipeline.json"
 PIPELINE_CLASS = "TextToAudioPipeline"
 VOCODERS = ("neural", "griffin-lim")
@@ -395,6 +401,44 @@ class TextToAudioPipeline(AudioToAudioSteps):
             generator=generator,
         )
 
+    def decode_block_frames(self) -> tuple[int, int, int]:
+        """Latent frames of a decoding block, of its margin on each side, and the longest
+        latent decoded in one pass (a block with both margins)."""
+        spl = self.seconds_per_latent
+        block, margin = round(DECODE_BLOCK_S / spl), round(DECODE_MARGIN_S / spl)
+        return block, margin, block + 2 * margin
+
+    def decode_in_blocks(
+        self, latent: torch.Tensor, vocoder: str, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        """6-7 for long audio: the latent (B, C, rows, frames) decoded and vocoded in blocks of
+        ``DECODE_BLOCK_S`` with ``DECODE_MARGIN_S`` of context on each side, so memory does
+        not grow with the length; neighbouring blocks are cross-faded linearly over half a
+        margin each side of their boundary (the VAE's GroupNorm sees one block at a time, so
+        the two sides differ very slightly). Returns (B, frames x samples per latent frame)."""
+        block, margin, _ = self.decode_block_frames()
+        total = latent.shape[-1]
+        per = self.vae.temporal_factor * HOP  # samples per latent frame
+        fade = margin * per  # the cross-fade, centred on each boundary
+        out = torch.zeros(latent.shape[0], total * per)
+        starts = list(range(0, total, block))
+        for k, start in enumerate(starts):
+            end = min(total, start + block)
+            lo, hi = max(0, start - margin), min(total, end + margin)
+            mel = self.decode(latent[..., lo:hi], None)  # (B, 1, n_mels, (hi - lo) x factor)
+            wave = self.vocode(mel, vocoder, generator).float().cpu()  # (B, samples)
+            a, b = (start - lo) * per, (end - lo) * per  # the block's own span in ``wave``
+            left = fade // 2 if k > 0 else 0
+            right = fade // 2 if k < len(starts) - 1 else 0
+            piece = wave[:, a - left : b + right]
+            weight = torch.ones(piece.shape[-1])
+            if left:
+                weight[: 2 * left] = torch.linspace(0.0, 1.0, 2 * left + 2)[1:-1]
+            if right:
+                weight[-2 * right :] = torch.linspace(1.0, 0.0, 2 * right + 2)[1:-1]
+            out[:, start * per - left : start * per - left + piece.shape[-1]] += piece * weight
+        return out
+
     @staticmethod
     def peak_limit(wave: torch.Tensor, ceiling: float = 0.99) -> torch.Tensor:
         """7b. Scale down any candidate whose peak passes ``ceiling`` (no hard clipping)."""
@@ -535,6 +579,9 @@ class TextToAudioPipeline(AudioToAudioSteps):
         super-resolution the input's band is pasted before and spliced after vocoding."""
         n_samples = int(round(duration * SAMPLE_RATE))
         mel_frames = math.ceil(n_samples / HOP)
+        if super_resolution is None and latent.shape[-1] > self.decode_block_frames()[2]:
+            wave = self.decode_in_blocks(latent, vocoder, generator)[:, :n_samples]  # 6-7
+            return self.peak_limit(torch.nan_to_num(wave))
         mel = self.decode(latent, None)[..., :mel_frames]  # 6
         if super_resolution is not None:
             mel = self.paste_known_band(mel, init_audio, super_resolution)  # 6b

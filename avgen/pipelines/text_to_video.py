@@ -154,6 +154,7 @@ class TextToVideoPipeline:
     ``avgen.pipelines.base.VideoPipeline``)."""
 
     loads_dtype = False  # float32 weights: the API autocasts for fp16 / bf16
+    streams_frames = True  # __call__ takes frame_sink (long output, stories)
 
     def __init__(
         self,
@@ -396,6 +397,7 @@ class TextToVideoPipeline:
         extend_video: str | Path | np.ndarray | None = None,
         callback: Callable[[int, int], None] | None = None,
         motion_plan: Any = None,
+        frame_sink: Callable[[np.ndarray], None] | None = None,
     ) -> VideoPipelineOutput:
         """Generate ``num_frames`` (or ``duration_s`` x fps; default: the prompt's duration, else
         pipeline.json's) new frames for ``prompt``. ``init_image`` (file or uint8 (H, W, 3))
@@ -404,7 +406,12 @@ class TextToVideoPipeline:
 
         ``motion_plan`` (``avgen.plan.MotionPlan``; models whose DiT has a layout input): where
         each object is in each new frame, rendered with the colours and shapes the prompt asks
-        for; its duration is the default duration."""
+        for; its duration is the default duration.
+
+        ``frame_sink`` (long output, streamed to disk): each window's new frames, uint8
+        (F, H, W, 3), are handed to it as the window finishes and not kept, so memory does not
+        grow with the length; the output's ``frames`` then hold only the last context frames
+        (what a next window or shot continues from) and ``settings["streamed"]`` is True."""
         steps = int(
             self.config["num_inference_steps"]
             if num_inference_steps is None
@@ -430,7 +437,7 @@ class TextToVideoPipeline:
         plan = self.window_plan(num_frames, has_context=extend_video is not None)
         video, joins = self.generate_windows(  # 4 - 6, window by window
             plan, video, context, cond, uncond, (height, width), steps, guidance, generator,
-            callback, extend_video is not None, motion_plan, fps,
+            callback, extend_video is not None, motion_plan, fps, frame_sink,
         )  # fmt: skip
         settings = {
             "num_inference_steps": steps,
@@ -442,6 +449,7 @@ class TextToVideoPipeline:
             "windows": len(plan),
             "source_frames": source_frames,
             "motion_plan": motion_plan is not None,
+            "streamed": frame_sink is not None,
         }
         return VideoPipelineOutput(frames=video, fps=fps, joins=joins, settings=settings)
 
@@ -500,20 +508,24 @@ class TextToVideoPipeline:
         extending: bool,
         motion_plan: Any = None,
         fps: int = 8,
+        frame_sink: Callable[[np.ndarray], None] | None = None,
     ) -> tuple[np.ndarray, list[int]]:
         """4-6 for each window of ``plan``: latents with the context frames known (and the
         window's part of ``motion_plan``), sampling, decoding; returns the video (F, H, W, 3)
-        with the new frames appended and the joins."""
+        with the new frames appended and the joins. With ``frame_sink`` each window's new
+        frames go to it and only the last context frames are kept (and returned)."""
         joins: list[int] = []
         ctx_frames = self.context_frames()
-        source = len(video)  # an extended clip's frames come before the plan's frame 0
+        source = made = len(video)  # an extended clip's frames come before the plan's frame 0
+        if frame_sink is not None:
+            video = video[-ctx_frames:]
         for k, new in enumerate(plan):
             shape, known, inpaint = self.prepare_latents(*size, context)  # 4
             progress = window_callback(callback, k * steps, steps * len(plan))
             window_cond = cond
             if motion_plan is not None:  # 4b: this window's part of the plan
                 has_ctx = k > 0 or extending
-                first = len(video) - source - (ctx_frames if has_ctx else 0)
+                first = made - source - (ctx_frames if has_ctx else 0)
                 layout = self.window_layout(motion_plan, first, shape, fps)
                 window_cond = {**cond, "layout": layout}
             latent = self.denoise(  # 5
@@ -523,9 +535,15 @@ class TextToVideoPipeline:
             # after the first window (or when extending) the window starts with a re-creation
             # of its context frames: drop it; an init image is kept as the first frame
             skip = 0 if (k == 0 and not extending) else ctx_frames
-            if len(video):
-                joins.append(len(video))
-            video = np.concatenate([video, frames[skip : skip + new]])
+            if made:
+                joins.append(made)
+            fresh = frames[skip : skip + new]
+            made += len(fresh)
+            if frame_sink is not None:
+                frame_sink(fresh)
+                video = np.concatenate([video, fresh])[-ctx_frames:]  # (<= ctx, H, W, 3)
+            else:
+                video = np.concatenate([video, fresh])
             if k < len(plan) - 1:
                 context = self.encode_context(video)
         return video, joins

@@ -44,7 +44,7 @@ def notes_from_midi(
     """The notes of ``path``'s first melodic (non-drum) track with notes, or of melodic track
     ``track`` (counted from 0 among the tracks with notes); its drum track's hits; the tempo and
     beats. The plan lasts ``duration_s`` (notes after it are left out) or, without it, as long as
-    the tune, at most 60 s."""
+    the tune, at most 120 s."""
     path = Path(path)
     pm = _read(path)
     melodic = [i for i in pm.instruments if not i.is_drum and i.notes]
@@ -60,9 +60,10 @@ def notes_from_midi(
     else:
         chosen = melodic[track]
     end = max(n.end for n in chosen.notes)
-    dur = float(duration_s) if duration_s is not None else min(max(end, DURATION_RANGE[0]), 60.0)
+    top = DURATION_RANGE[1]
+    dur = float(duration_s) if duration_s is not None else min(max(end, DURATION_RANGE[0]), top)
     if not DURATION_RANGE[0] <= dur <= DURATION_RANGE[1]:
-        raise PlanError(f"a melody plan lasts 1 to 60 seconds, got {dur:g}.")
+        raise PlanError(f"a melody plan lasts 1 to {top:g} seconds, got {dur:g}.")
     notes = []
     for n in sorted(chosen.notes, key=lambda n: (n.start, n.pitch)):
         if n.start >= dur - _EDGE or not PITCH_RANGE[0] <= n.pitch <= PITCH_RANGE[1]:

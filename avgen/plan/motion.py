@@ -27,7 +27,7 @@ from avgen.plan.schema import PlanError
 
 KIND = "motion"
 FPS_RANGE = (1, 120)
-MAX_SECONDS = 60.0  # a plan covers at most this much video
+MAX_SECONDS = 120.0  # a plan covers at most this much video
 FRAME_PIXELS = (16, 4096)  # width / height of the output frame a plan is drawn for
 MAX_OBJECTS = 16
 MAX_EVENTS = 5_000

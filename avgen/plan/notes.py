@@ -18,7 +18,7 @@ from avgen.plan.schema import PlanError
 from avgen.vocab import DRUM_NOTES
 
 KIND = "notes"
-DURATION_RANGE = (1.0, 60.0)  # seconds: the audio pipelines' range
+DURATION_RANGE = (1.0, 120.0)  # seconds: the audio pipelines' range
 TEMPO_RANGE = (20.0, 400.0)  # BPM a plan may state
 PITCH_RANGE = (21, 108)  # MIDI A0 to C8, the piano's keys
 MAX_NOTES = 20_000

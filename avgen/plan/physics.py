@@ -164,6 +164,69 @@ def plan_motion(
     )
 
 
+#: A bouncing object that starts a shot resting on the floor is kicked up to this height (fw).
+KICK_HEIGHT_FW = 0.3
+
+
+def plan_continuation(
+    parsed: Any, duration_s: float, previous: MotionPlan, seed: int = 0
+) -> MotionPlan | None:
+    """The next shot's plan (stories): ``parsed`` planned as ``plan_motion`` does, but every
+    object the previous shot had (matched in order: the k-th object named is the k-th object
+    of ``previous``) starts where ``previous`` left it: its end position and angle, and a
+    falling or bouncing object keeps its end velocity (one resting on the floor that is now
+    to bounce is kicked up to ``KICK_HEIGHT_FW``). Objects the prompt adds are placed by
+    MotionWorld's rules; objects it no longer names leave the shot. Same fps and frame size
+    as ``previous``; None when the prompt names nothing to move. Two objects colliding are
+    planned afresh (their meeting sets where they start)."""
+    fps, width, height = previous.fps, previous.width, previous.height
+    p = parsed.to_dict() if hasattr(parsed, "to_dict") else dict(parsed)
+    fresh = plan_motion(p, duration_s, seed, fps=fps, width=width, height=height)
+    if fresh is None or not previous.objects:
+        return fresh
+    rng = np.random.default_rng(np.random.SeedSequence([_SALT, int(seed), 1]))
+    scene = fresh.meta["scene"]
+    time, camera = fresh.meta["time"], fresh.meta["camera"]
+    n_frames = fresh.num_frames
+    aspect = height / width
+    spec = MotionSpec([], scene, camera, time, duration_s=n_frames / fps)
+    text = str(p.get("text") or "").lower().split() + list(p.get("unknown_words") or [])
+    words = {w.strip(",.;:!?\"'()") for w in text}
+    objs = _objects(p["objects"], words, rng, time, fps)
+    if objs is None:
+        return None
+    if (
+        len(objs) == 2
+        and words & _COLLIDE_WORDS
+        and all(o.motion in ("move", "still") for o in objs)
+    ):
+        return fresh
+    placed = _placed(objs, spec, aspect, fps, rng, onto=bool(words & _ONTO_WORDS))
+    floor = SCENES[scene].floor * aspect
+    start_vel: dict[int, tuple[float, float]] = {}
+    for i, o in enumerate(placed):
+        if i >= len(previous.objects):
+            continue
+        end = previous.objects[i].end
+        x, y = float(end.x), float(end.y) * aspect  # frame widths, y down
+        placed[i] = replace(o, x=x, y=y, angle=float(end.angle) if o.motion == "spin" else o.angle)
+        if o.motion in ("bounce", "fall"):
+            vx, vy = float(end.vx), float(end.vy) * aspect
+            resting = y + BOTTOM_FACTOR[o.shape] * SIZES[o.size] >= floor - 0.01
+            if o.motion == "bounce" and resting and abs(vy) < 0.05:
+                g = GRAVITY_FW * motion_rate(o, time)
+                vy = -math.sqrt(2.0 * g * KICK_HEIGHT_FW)
+            start_vel[i] = (vx, vy)
+    spec.objects = placed
+    sim = _run(spec, aspect, fps, n_frames, start_vel)
+    pan, zoom = _camera_track(spec, np.arange(n_frames) / fps, n_frames / fps)
+    cam = None if camera == "static" else CameraTrack(camera, pan.tolist(), zoom.tolist())
+    meta = dict(fresh.meta, continues=True)
+    return _to_plan(
+        sim, placed, fps, n_frames, width, height, cam, TIME_FACTORS[time], "planner", meta
+    )
+
+
 # ----------------------------------------------------------------------------- objects
 
 
@@ -362,8 +425,15 @@ class _Run:
         self.pos, self.angle, self.diam, self.vel, self.events = pos, angle, diam, vel, events
 
 
-def _run(spec: MotionSpec, aspect: float, fps: int, n_frames: int) -> _Run:
-    """MotionWorld's physics for ``spec`` (pymunk when something falls or bounces)."""
+def _run(
+    spec: MotionSpec,
+    aspect: float,
+    fps: int,
+    n_frames: int,
+    start_vel: dict[int, tuple[float, float]] | None = None,
+) -> _Run:
+    """MotionWorld's physics for ``spec`` (pymunk when something falls or bounces);
+    ``start_vel`` gives falling or bouncing objects a start velocity (fw/s, y down)."""
     last_t = (n_frames - 1) / fps
     dur = n_frames / fps
     vel = np.zeros((len(spec.objects), 2))
@@ -373,6 +443,9 @@ def _run(spec: MotionSpec, aspect: float, fps: int, n_frames: int) -> _Run:
         sim = _prescribed(spec, aspect, fps, n_frames)
         return _Run(sim.pos, sim.angle, sim.diam, vel, sim.events)
     run = _PhysicsRun(spec, aspect, fps, n_frames)
+    for i, (vx, vy) in (start_vel or {}).items():
+        if run.dynamic[i]:
+            run.bodies[i].velocity = (vx * UNITS, vy * UNITS)
     sim = run.run()
     for i, dynamic in enumerate(run.dynamic):
         if dynamic:

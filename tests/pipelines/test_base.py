@@ -56,7 +56,7 @@ def test_one_text_encoder_cache() -> None:
         ("duration", 0.0, "duration must be more than 0 and at most 600 seconds, got 0."),
         ("duration", float("nan"), "at most 600 seconds"),
         ("duration", "abc", "duration must be a number of seconds, got 'abc'."),
-        ("audio duration", 90.0, "audio duration must be between 1 and 60 seconds, got 90."),
+        ("audio duration", 150.0, "audio duration must be between 1 and 120 seconds, got 150."),
         ("strength", 0.0, "strength must be more than 0 and at most 1, got 0."),
         ("strength", True, "strength must be more than 0 and at most 1, got True."),
         ("super-resolution cut-off", 8000.0, "between 0 and 8000 Hz (exclusive), got 8000."),

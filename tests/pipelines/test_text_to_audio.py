@@ -112,7 +112,7 @@ def test_continuation_beyond_one_window() -> None:
         ({"guidance_scale": -1.0}, "guidance"),
         ({"guidance_scale": 51.0}, "guidance"),
         ({"audio_length_in_s": 0.5}, "duration"),
-        ({"audio_length_in_s": 61.0}, "duration"),
+        ({"audio_length_in_s": 121.0}, "duration"),
         ({"num_candidates": 0}, "candidates"),
         ({"vocoder": "wavenet"}, "vocoder"),
     ],

@@ -103,12 +103,12 @@ def test_extend_keeps_the_source_and_adds_frames(pipe: TextToVideoPipeline) -> N
 
 
 def test_bad_inputs(pipe: TextToVideoPipeline, tmp_path: Path) -> None:
-    with pytest.raises(AvgenError, match="num_frames must be from 1 to 240"):
-        pipe("a ball", num_frames=241)
+    with pytest.raises(AvgenError, match="num_frames must be from 1 to 960"):
+        pipe("a ball", num_frames=961)
     with pytest.raises(AvgenError, match="num_frames"):
         pipe("a ball", num_frames=0)
     with pytest.raises(AvgenError, match="duration"):
-        pipe("a ball", duration_s=31.0)
+        pipe("a ball", duration_s=121.0)
     with pytest.raises(AvgenError, match="steps"):
         pipe("a ball", num_frames=2, num_inference_steps=0)
     with pytest.raises(AvgenError, match="fps"):
@@ -190,8 +190,8 @@ def test_api_batch_extend_and_init_image(model_dir: Path, tmp_path: Path) -> Non
 def test_api_bad_input_leaves_no_file(model_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "x.mp4"
     cases = [
-        {"num_frames": 500},
-        {"duration_s": 45.0},
+        {"num_frames": 1000},
+        {"duration_s": 125.0},
         {"init_image": str(tmp_path / "missing.png")},
         {"extend": str(tmp_path / "missing.mp4")},
         {"fps": 0},

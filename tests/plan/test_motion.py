@@ -360,7 +360,7 @@ def test_cli_prints_and_writes_the_plan(tmp_path: Path, capsys):
     [
         ["plan", "video", "a cat"],
         ["plan", "video", "a red ball", "--fps", "0"],
-        ["plan", "video", "a red ball", "--duration", "99"],
+        ["plan", "video", "a red ball", "--duration", "199"],
         ["plan", "video", "  "],
     ],
 )
