@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from avgen.prompts.colour_names import read_colour_word
 from avgen.prompts.lexicon import LEXICON, Reading, _phrase, _tables
 
 #: Cosine at or above which an unknown n-gram takes its nearest phrase's reading.
@@ -199,8 +200,19 @@ def read_unknown(
     """Match the unknown words' n-grams to the vocabulary (see the module docstring); the
     accepted matches in prompt order. ``threshold`` defaults to ``THRESHOLD``."""
     spans = candidates(tokens, unknown, stop)
+    colour_reads = []
+    for s, n in spans:  # colour names by their sRGB value, before MiniLM (single words)
+        hit = read_colour_word(tokens[s]) if n == 1 else None
+        if hit is not None:
+            name, key, dist = hit
+            colour_reads.append(
+                ReadPhrase(tokens[s], s, 1, name, 1.0 - dist / 100.0, (("colour", key),),
+                           canonical_phrase("colour", key))
+            )  # fmt: skip
+    done = {r.start for r in colour_reads}
+    spans = [(s, n) for s, n in spans if not done & set(range(s, s + n))]
     if not spans:
-        return []
+        return colour_reads
     limit = THRESHOLD if threshold is None else threshold
     index = _index()
     texts = [" ".join(tokens[s : s + n]) for s, n in spans]
@@ -210,8 +222,8 @@ def read_unknown(
         ((float(best[c]), spans[c][1], spans[c][0], int(where[c])) for c in range(len(spans))),
         key=lambda x: (-x[0], -x[1], x[2]),
     )
-    taken: set[int] = set()
-    out = []
+    taken: set[int] = set(done)
+    out = list(colour_reads)
     for score, n, s, k in scored:
         if score < limit:
             break
