@@ -12,8 +12,9 @@ from functools import cache
 
 from avgen import vocab
 
-#: A name farther than this from every world colour is refused.
-MAX_DISTANCE = 60.0
+#: A name farther than this from every world colour is refused (largest value with the tune
+#: half's colours all right: 15, 30 give 100 %, 45, 60 give 95.8 %).
+MAX_DISTANCE = 30.0
 #: A name with less chroma than this is refused unless it is near white.
 MIN_CHROMA = 20.0
 #: Lightness a low-chroma name needs to read as white.

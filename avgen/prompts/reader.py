@@ -116,6 +116,9 @@ class ReadPhrase:
         }
 
 
+_ANCHOR_WORDS = frozenset(p for phrases in ANCHORS.values() for p in phrases)
+
+
 def canonical_phrase(category: str, key: object) -> str:
     """The vocabulary phrase the rewrite writes for ``(category, key)``: the table's first."""
     return _tables()[category][key][0]
@@ -202,7 +205,8 @@ def read_unknown(
     spans = candidates(tokens, unknown, stop)
     colour_reads = []
     for s, n in spans:  # colour names by their sRGB value, before MiniLM (single words)
-        hit = read_colour_word(tokens[s]) if n == 1 else None
+        anchored = tokens[s] in _ANCHOR_WORDS  # the curated anchors keep their reading
+        hit = read_colour_word(tokens[s]) if n == 1 and not anchored else None
         if hit is not None:
             name, key, dist = hit
             colour_reads.append(
