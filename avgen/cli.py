@@ -191,6 +191,12 @@ def _add_story(sub: Any) -> None:
     add_overwrite_flag(p)
 
 
+def _output_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The device, grid and output flags ``av`` and ``story`` share, as API keywords."""
+    keys = ("device", "dtype", "quiet", "overwrite", "width", "height", "fps", "upscale")
+    return {k: getattr(args, k) for k in keys}
+
+
 def _av_command(args: argparse.Namespace) -> int:
     """``avgen av``: one MP4 with picture and sound, through ``api.generate_av``."""
     kwargs: dict[str, Any] = dict(
@@ -202,14 +208,7 @@ def _av_command(args: argparse.Namespace) -> int:
         duration_s=args.duration,
         seed=args.seed,
         preview=args.preview,
-        device=args.device,
-        dtype=args.dtype,
-        quiet=args.quiet,
-        overwrite=args.overwrite,
-        width=args.width,
-        height=args.height,
-        fps=args.fps,
-        upscale=args.upscale,
+        **_output_kwargs(args),
     )
     if args.model is not None:
         kwargs["model"] = args.model  # refused by the API, naming the two flags
@@ -242,14 +241,7 @@ def _story_command(args: argparse.Namespace) -> list[Path]:
         guidance_scale=args.guidance,
         audio_steps=args.audio_steps,
         seed=args.seed,
-        device=args.device,
-        dtype=args.dtype,
-        quiet=args.quiet,
-        overwrite=args.overwrite,
-        width=args.width,
-        height=args.height,
-        fps=args.fps,
-        upscale=args.upscale,
+        **_output_kwargs(args),
     )
     for key in ("model", "audio_model"):
         if getattr(args, key) is not None:

@@ -49,9 +49,9 @@ PERMANENCE_SHARE = 0.9
 TARGETS = {"direction": 90.0, "count": 80.0, "permanence": 90.0, "centre_px": 2.0}
 
 
-def blob_counts(frames: np.ndarray, expected: dict) -> list[int]:
+def blob_counts(frames: np.ndarray, expected: dict) -> tuple[list[int], list]:
     """Per frame, how many object-coloured blobs (at least the tracker's minimum area) the
-    checker's segmentation finds."""
+    checker's segmentation finds, and the checker's tracks of the clip."""
     camera = expected.get("camera") or "static"
     _, an = _analyse(
         frames, expected.get("scene"), camera == "static", tuple(expected.get("particles") or ())
