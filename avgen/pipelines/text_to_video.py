@@ -155,6 +155,7 @@ class TextToVideoPipeline:
 
     loads_dtype = False  # float32 weights: the API autocasts for fp16 / bf16
     streams_frames = True  # __call__ takes frame_sink (long output, stories)
+    engine = "dit"  # avgen.pipelines.engines
 
     def __init__(
         self,
