@@ -47,3 +47,22 @@ def tiny_phenaki(layout_dim: int = 0, **config: Any) -> PhenakiPipeline:
             p.add_(0.05 * torch.randn_like(p))
     cfg = {"num_inference_steps": 2, **config}
     return PhenakiPipeline(tokenizer, maskgit, FakeEncoder(), cfg).to("cpu")
+
+
+def tiny_audio() -> Any:
+    """A tiny text-to-audio pipeline (a story's soundtrack) with the fake encoder."""
+    from avgen.audio.clap import CLAP
+    from avgen.audio.denoiser import AudioDenoiser
+    from avgen.audio.vae import MelVAE
+    from avgen.audio.vocoder import Vocoder
+    from avgen.pipelines.text_to_audio import TextToAudioPipeline
+
+    torch.manual_seed(0)
+    vae = MelVAE(latent_channels=4, channels=(4, 8, 8))
+    vocoder = Vocoder(dim=16, depth=1, mlp_mult=2)
+    denoiser = AudioDenoiser(latent_channels=4, dim=32, depth=1, heads=2, mlp_ratio=2.0)
+    clap = CLAP(channels=(4, 8), embed_dim=16)
+    encoder = FakeEncoder()
+    encoder.dim = 384
+    cfg = {"num_inference_steps": 2, "guidance_scale": 2.0, "window_s": 2.0, "overlap_s": 0.5}
+    return TextToAudioPipeline(vae, vocoder, denoiser, clap, encoder, cfg).to("cpu")
