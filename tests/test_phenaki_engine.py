@@ -186,3 +186,13 @@ def test_bad_engine_requests_exit_2_without_a_file(
         code, _, err = run([*command, *extra, "-o", str(out), *FAST], capsys)
         assert code == 2 and words in err and err.count("\n") == 1
         assert not out.exists() and not out.with_name("x.mp4.json").exists()
+
+
+def test_av_runs_a_phenaki_video_folder(folders, tmp_path: Path) -> None:
+    out = tmp_path / "av.mp4"
+    api.generate_av(
+        "a red ball bouncing, with a wooden knock", out, video_model=str(folders["model"]),
+        audio_model=str(folders["audio"]), duration_s=1.0, upscale=0, quiet=True,
+    )  # fmt: skip
+    frames, _, audio, _ = read_mp4(out)
+    assert frames.shape == (8, 64, 64, 3) and audio is not None
