@@ -28,8 +28,9 @@ def text(b: int, length: int = 5, seed: int = 0) -> tuple[torch.Tensor, torch.Te
     return torch.randn(b, length, 12, generator=g), torch.ones(b, length, dtype=torch.bool)
 
 
-def test_forward_shapes_and_any_smaller_grid() -> None:
-    model = tiny()
+@pytest.mark.parametrize("adaln", [False, True])
+def test_forward_shapes_and_any_smaller_grid(adaln: bool) -> None:
+    model = tiny(adaln=adaln)
     states, mask = text(2)
     for grid in [(3, 4, 4), (1, 4, 4), (2, 3, 2)]:
         tokens = torch.randint(0, 17, (2, *grid))
@@ -52,8 +53,9 @@ def test_bad_inputs_raise_one_sentence() -> None:
         MaskGIT(**{**TINY, "hidden_size": 30, "num_heads": 4})
 
 
-def test_conditioning_paths_change_the_logits() -> None:
-    model = tiny(randomise=True, layout_dim=3)
+@pytest.mark.parametrize("adaln", [False, True])
+def test_conditioning_paths_change_the_logits(adaln: bool) -> None:
+    model = tiny(randomise=True, layout_dim=3, adaln=adaln)
     tokens = torch.randint(0, 17, (1, 2, 4, 4))
     states, mask = text(1)
     base = model(tokens, states, mask, fps=8.0)
@@ -72,13 +74,14 @@ def test_conditioning_paths_change_the_logits() -> None:
         model(tokens, states, mask, layout=torch.zeros(1, 3, 3, 4, 4))
 
 
-def test_zero_init_layout_and_bidirectional_attention() -> None:
-    model = tiny(layout_dim=3)
+@pytest.mark.parametrize("adaln", [False, True])
+def test_zero_init_layout_and_bidirectional_attention(adaln: bool) -> None:
+    model = tiny(layout_dim=3, adaln=adaln)
     tokens = torch.randint(0, 16, (1, 3, 4, 4))
     states, mask = text(1)
-    with torch.no_grad():  # open the blocks (adaLN gates start at zero)
+    with torch.no_grad():  # open the blocks (adaLN gates / residual outputs start at zero)
         for block in model.blocks:
-            block.ada.bias.normal_(0, 0.5)
+            (block.ada.bias if adaln else block.attn.out.weight).normal_(0, 0.5)
     a = model(tokens, states, mask)
     # the layout MLP's output layer starts at zero: a plan changes nothing yet
     torch.testing.assert_close(a, model(tokens, states, mask, torch.randn(1, 3, 3, 4, 4)))
@@ -98,9 +101,10 @@ def test_save_and_load_roundtrip(tmp_path) -> None:
     torch.testing.assert_close(model(tokens, states, mask), back(tokens, states, mask))
 
 
-def test_loss_masks_only_free_positions_and_learns_a_toy_batch() -> None:
+@pytest.mark.parametrize("adaln", [False, True])
+def test_loss_learns_a_toy_batch(adaln: bool) -> None:
     torch.manual_seed(0)
-    model = tiny().train()
+    model = tiny(adaln=adaln).train()
     tokens = torch.randint(0, 16, (4, 3, 4, 4))
     states, mask = text(4)
     g = torch.Generator().manual_seed(0)
@@ -143,6 +147,15 @@ def test_loss_prime_steps_are_given_and_not_scored(monkeypatch) -> None:
     masked = seen[-1] == 16
     assert masked.flatten(1).any(1).all()
     assert (seen[-1][~masked] == tokens[~masked]).all()
+
+
+def test_default_size_fits_the_model_budget() -> None:
+    """The default MaskGIT (hidden 160, 6 layers, 1000 codes, plan input) stays near 2M
+    parameters (8 MB in fp32), leaving room for the tokenizer in the 12 MB folder; the head
+    is tied to the token embedding."""
+    model = MaskGIT(layout_dim=10)
+    assert 1.5e6 < model.num_parameters() < 2.3e6
+    assert not any(name.startswith("head.") for name, _ in model.named_parameters())
 
 
 def test_mask_schedule_is_cosine_and_ends_at_zero() -> None:

@@ -9,8 +9,12 @@ logits over the codebook:
   added; attention also rotates queries and keys by 3D RoPE (``avgen.modules.rope_3d``);
 - the frozen text encoder's token states condition every block through cross-attention (with
   one learned always-visible "null" key, so the all-padding "no text" row of classifier-free
-  guidance is well defined), and their masked mean (plus the frame rate, with
-  ``fps_conditioning``) sets the blocks' adaLN-Zero modulation, as the video DiT does;
+  guidance is well defined); their masked mean plus the frame rate (``fps_conditioning``) make
+  one condition vector, added to every token (pre-norm blocks, the default) or setting the
+  blocks' adaLN-Zero modulation as in the video DiT (``adaln``: 6 hidden^2 more weights a
+  block, which the 12 MB model budget rarely affords: there is no diffusion time to modulate);
+- the output head is tied to the token embedding (logits = LayerNorm(h) E^T + b, MaskGIT's
+  choice), so the codebook costs its weights once;
 - optional motion-plan layout (``layout_dim`` > 0, ``avgen.video.layout.FEATURES``): per-token
   features (B, layout_dim, t, h, w) go through a small MLP whose output layer starts at zero and
   are added to the token embeddings; an all-zero layout (or none) means "no plan".
@@ -36,7 +40,16 @@ from torch import Tensor, nn
 
 from avgen.errors import AvgenError
 from avgen.modeling import ModelConfig, PretrainedModel
-from avgen.modules import AdaLNZeroBlock, SinusoidalEmbedder, adaln, modulate, rope_3d
+from avgen.modules import (
+    AdaLNZeroBlock,
+    CrossAttention,
+    SelfAttention,
+    SinusoidalEmbedder,
+    adaln,
+    feed_forward,
+    modulate,
+    rope_3d,
+)
 
 
 @dataclasses.dataclass
@@ -49,15 +62,42 @@ class MaskGITConfig(ModelConfig):
     max_t: int = 9  # time steps of the position table (17 frames: 1 + 16 / 2)
     h: int = 8
     w: int = 8
-    hidden_size: int = 192
+    hidden_size: int = 160
     num_layers: int = 6
-    num_heads: int = 3
-    mlp_ratio: float = 4.0
+    num_heads: int = 4
+    mlp_ratio: float = 2.0
     text_dim: int = 384
     layout_dim: int = 0  # 0: no plan input; avgen.video.layout.FEATURES (10) reads plans
     fps_conditioning: bool = True
     default_fps: float = 8.0
     rope_theta: float = 10000.0
+    adaln: bool = False  # True: adaLN-Zero blocks (the DiT's); False: pre-norm blocks
+
+
+class MaskGITBlock(nn.Module):
+    """Pre-norm transformer block: self-attention (3D RoPE), cross-attention on the text, MLP."""
+
+    def __init__(self, hidden_size: int, num_heads: int, mlp_ratio: float) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(hidden_size, eps=1e-6)
+        self.attn = SelfAttention(hidden_size, num_heads)
+        self.norm2 = nn.LayerNorm(hidden_size, eps=1e-6)
+        self.cross = CrossAttention(hidden_size, num_heads)
+        self.norm3 = nn.LayerNorm(hidden_size, eps=1e-6)
+        self.mlp = feed_forward(hidden_size, mlp_ratio, "tanh")
+
+    def forward(
+        self,
+        x: Tensor,
+        c: Tensor,
+        context: Tensor,
+        context_mask: Tensor | None,
+        rope: tuple[Tensor, Tensor] | None = None,
+    ) -> Tensor:
+        """x (B, N, D); ``c`` is unused (added to the tokens before the first block)."""
+        x = x + self.attn(self.norm1(x), rope)
+        x = x + self.cross(self.norm2(x), context, context_mask)
+        return x + self.mlp(self.norm3(x))
 
 
 class MaskGIT(PretrainedModel):
@@ -106,30 +146,39 @@ class MaskGIT(PretrainedModel):
             nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, hidden)
         )
         self.fps_embed = SinusoidalEmbedder(hidden, scale=100.0) if cfg.fps_conditioning else None
+        self.adaln = bool(cfg.adaln)
+        block = AdaLNZeroBlock if self.adaln else MaskGITBlock
         self.blocks = nn.ModuleList(
-            AdaLNZeroBlock(hidden, heads, cfg.mlp_ratio) for _ in range(cfg.num_layers)
+            block(hidden, heads, cfg.mlp_ratio) for _ in range(cfg.num_layers)
         )
-        self.final_norm = nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6)
-        self.final_ada = nn.Linear(hidden, 2 * hidden)
-        self.head = nn.Linear(hidden, self.codebook_size)
+        if self.adaln:
+            self.final_norm = nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6)
+            self.final_ada = nn.Linear(hidden, 2 * hidden)
+        else:
+            self.final_norm = nn.LayerNorm(hidden, eps=1e-6)
+        self.head_bias = nn.Parameter(torch.zeros(self.codebook_size))  # tied head's bias
         self._init_weights()
 
     def _init_weights(self) -> None:
-        """Xavier linears (the output head small); adaLN and cross-attention outputs at zero
-        (blocks start as the identity); the layout MLP's output at zero (a text-only model
-        fine-tunes into a plan-following one)."""
+        """Xavier linears; token embeddings small (the tied head's logits start near uniform:
+        loss log K); every block starts as the identity (``adaln``: the adaLN and
+        cross-attention outputs at zero, as in the DiT; pre-norm: the residual branches' output
+        layers and the condition vector at zero); the layout MLP's output at zero (a text-only
+        model fine-tunes into a plan-following one)."""
         for m in self.modules():
             if isinstance(m, nn.Linear):
                 nn.init.xavier_uniform_(m.weight)
                 nn.init.zeros_(m.bias)
         nn.init.normal_(self.token_embed.weight, std=0.02)
-        nn.init.normal_(self.head.weight, std=0.02)  # near-uniform logits: loss log K at init
-        for block in self.blocks:
-            for layer in (block.ada, block.cross.out):
-                nn.init.zeros_(layer.weight)
-                nn.init.zeros_(layer.bias)
-        nn.init.zeros_(self.final_ada.weight)
-        nn.init.zeros_(self.final_ada.bias)
+        if self.adaln:
+            zero = [self.final_ada] + [layer for b in self.blocks for layer in (b.ada, b.cross.out)]
+        else:  # the condition vector and every residual branch start at zero (no swamping of
+            # the small token embeddings; each block starts as the identity)
+            zero = [self.cond_mlp[2]] + ([self.fps_embed.mlp[2]] if self.fps_embed else [])
+            zero += [layer for b in self.blocks for layer in (b.attn.out, b.cross.out, b.mlp[2])]
+        for layer in zero:
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
         if self.layout_dim:
             nn.init.zeros_(self.layout_in[2].weight)
             nn.init.zeros_(self.layout_in[2].bias)
@@ -215,11 +264,16 @@ class MaskGIT(PretrainedModel):
         c = self.cond_mlp(pooled)  # (B, hidden)
         if self.fps_embed is not None:
             c = c + self._fps(fps, b, x)
+        if not self.adaln:
+            x = x + c[:, None]
         rope = rope_3d((t, h, w), self.hidden_size // self.num_heads, self.rope_theta, x.device)
         for block in self.blocks:
             x = block(x, c, ctx, ctx_mask, rope)
-        sh, sc = adaln(self.final_ada, c, 2)
-        logits = self.head(modulate(self.final_norm(x), sh, sc))  # (B, N, K)
+        x = self.final_norm(x)
+        if self.adaln:
+            x = modulate(x, *adaln(self.final_ada, c, 2))
+        weight = self.token_embed.weight[: self.codebook_size]  # tied head (K, hidden)
+        logits = x @ weight.t().to(x.dtype) + self.head_bias.to(x.dtype)  # (B, N, K)
         return logits.reshape(b, t, h, w, self.codebook_size)
 
 
