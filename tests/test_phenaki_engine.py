@@ -196,3 +196,12 @@ def test_av_runs_a_phenaki_video_folder(folders, tmp_path: Path) -> None:
     )  # fmt: skip
     frames, _, audio, _ = read_mp4(out)
     assert frames.shape == (8, 64, 64, 3) and audio is not None
+
+
+@pytest.mark.skipif(
+    not (default_video_model_dir() / PIPELINE_CONFIG).is_file(), reason="no shipped video model"
+)
+def test_engine_dit_is_the_default_model() -> None:
+    pipe = api.video_pipeline(engine="dit")
+    assert pipe is api.video_pipeline() and pipe.engine == "dit"
+    assert pipe.model_id == "avgen/models/video"
