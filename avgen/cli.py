@@ -620,10 +620,15 @@ def run(argv: list[str] | None = None) -> int:
             from avgen.train.video import main as train_video
 
             return train_video(args.args[1:])
+        if args.args[:1] == ["phenaki"]:
+            from avgen.train.phenaki import main as train_phenaki
+
+            return train_phenaki(args.args[1:])
         if args.args[:1] != ["audio"]:
             what = args.args[0] if args.args else "(nothing)"
             raise AvgenError(
-                f"'avgen train {what}' is not available; use 'avgen train audio' or 'video'."
+                f"'avgen train {what}' is not available; use 'avgen train audio', 'video' "
+                "or 'phenaki'."
             )
         from avgen.train.audio import main as train_audio
 

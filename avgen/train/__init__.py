@@ -2,6 +2,7 @@
 
 - ``avgen.train.audio``: the text-to-audio model (mel VAE, vocoder, CLAP, denoiser);
 - ``avgen.train.video``: the text-to-video model (causal video VAE, space-time DiT);
+- ``avgen.train.phenaki``: the Phenaki-style text-to-video model (C-ViViT tokenizer, MaskGIT);
 - ``avgen.train.lora``: the old entry point of the LoRA trainer, which is ``avgen.lora.train``
   (``avgen finetune audio``).
 
