@@ -30,7 +30,8 @@ class FakeEncoder:
 
 def tiny_tokenizer() -> CViViT:
     torch.manual_seed(0)
-    return CViViT()
+    return CViViT(levels=(4, 4), stem_channels=(4, 8, 8), hidden_size=16, num_layers=1,
+                  num_heads=1)  # fmt: skip
 
 
 def tiny_phenaki(layout_dim: int = 0, **config: Any) -> PhenakiPipeline:
