@@ -1348,8 +1348,14 @@ def generate_av(
         },
     )
     sr = result.soundtrack.sample_rate
+    tracks = None
+    if preview and motion_plan.plan is not None:
+        from avgen.generate import plan_tracks
+
+        tracks = plan_tracks(motion_plan.plan, len(result.frames), result.fps)
     write_av(output, result.frames, result.fps, result.soundtrack.audio, sr, text,
-             upscale=upscale, preview=preview, overwrite=overwrite)  # fmt: skip
+             upscale=upscale, preview=preview, overwrite=overwrite,
+             event_times=[e.t for e in result.events], tracks=tracks)  # fmt: skip
     return [output]
 
 
