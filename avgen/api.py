@@ -768,6 +768,7 @@ def generate_story(
                 else num_inference_steps)  # fmt: skip
     guidance = float(pipe.config["guidance_scale"] if guidance_scale is None else guidance_scale)
     shot_prompts = stories.carry_subject([s.prompt for s in story.shots], story.subject)
+    shot_prompts = stories.picture_prompts(shot_prompts)  # the sound words go to the soundtrack
     counts = stories.shot_frames([s.duration_s for s in story.shots], fps)
     for number, (prompt, n) in enumerate(zip(shot_prompts, counts), 1):
         try:

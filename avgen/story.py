@@ -311,6 +311,15 @@ def carry_subject(prompts: list[str], subject: str | None = None) -> list[str]:
     return out
 
 
+def picture_prompts(prompts: list[str]) -> list[str]:
+    """Each shot prompt's picture words (``avgen.av.split``: "a red ball bouncing, with soft
+    rain" -> "a red ball bouncing"), what the video model renders and the planner plans; the
+    whole prompt when it has no picture words."""
+    from avgen.av.split import split_prompt
+
+    return [split_prompt(p).video or p for p in prompts]
+
+
 def _strip_pronouns(prompt: str) -> str:
     """ "then it spins" -> "spins": the leading words that stood for the subject."""
     words = prompt.strip().split()

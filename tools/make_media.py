@@ -84,8 +84,8 @@ AV_PROMPT = "a red ball bouncing on a grass field, with a thud at every bounce, 
 AV_SEED = 1
 STORY = [
     ("a small red ball bouncing on a grass field, with a gentle piano melody", 3.0),
-    ("it rolls to the right", 2.5),
-    ("it falls down", 2.5),
+    ("then it is sliding to the right", 2.5),
+    ("now it is spinning, with soft rain", 2.5),
 ]
 STORY_SEED = 2
 
