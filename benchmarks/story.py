@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from avgen.pipelines.text_to_video import TextToVideoPipeline
+from avgen.pipelines.engines import engine_loader, folder_engine
 from avgen.prompts import parse_prompt
 from avgen.story import carry_subject, plan_shots, render_story
 from avgen.worlds.motion import render_motion_clip
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     t_all = time.time()
-    pipe = TextToVideoPipeline.from_pretrained(args.model)
+    pipe = engine_loader(folder_engine(args.model) if args.model else "dit")(args.model)
     pipe.encode_prompt("warm up", None)
     fps = int(pipe.config["fps"])
     counts = [round(d * fps) for d in DURATIONS]

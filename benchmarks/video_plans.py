@@ -106,10 +106,10 @@ def centre_errors(plan: Any, tracks: list, width: int, height: int) -> dict[str,
 
 
 def run(args: argparse.Namespace) -> int:
-    from avgen.pipelines.text_to_video import TextToVideoPipeline
+    from avgen.pipelines.engines import engine_loader, folder_engine
 
     torch.set_num_threads(args.threads)
-    pipe = TextToVideoPipeline.from_pretrained(args.model)
+    pipe = engine_loader(folder_engine(args.model) if args.model else "dit")(args.model)
     pipe.encode_prompt("warm up", None)
     fps = int(pipe.config["fps"])
     size = int(pipe.config["native_size"])
