@@ -1,0 +1,93 @@
+"""The Phenaki trainer (avgen.train.phenaki) on a tiny MotionWorld folder with tiny models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from avgen.errors import AvgenError
+from avgen.train.phenaki import main, moving_weight, tokenizer_loss
+from avgen.video.cvivit import CViViT
+from avgen.worlds.dataset import write_world_dataset
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("phenaki") / "data"
+    return write_world_dataset("video", 4, out, seed=3, duration_s=1.0, workers=1, quiet=True)
+
+
+def _log(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+
+
+def _common(data: Path, out: Path) -> list[str]:
+    return ["--data", str(data), "--out", str(out), "--tiny", "--num-frames", "9", "--quiet",
+            "--batch-size", "2", "--log-every", "1", "--checkpoint-every", "2"]  # fmt: skip
+
+
+def test_tokenizer_trains_saves_and_resumes(data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "model"
+    assert main([*_common(data, out), "--components", "tokenizer", "--steps", "3"]) == 0
+    tok = CViViT.from_pretrained(out / "tokenizer")
+    assert tok.config.hidden_size == 16  # --tiny
+    video = torch.zeros(1, 3, 9, 32, 32)
+    assert tok.encode(video).shape == (1, 5, 4, 4)
+    log = _log(out)
+    steps = [r for r in log if "total" in r]
+    assert [r["step"] for r in steps] == [1, 2, 3]
+    assert all(np.isfinite(r[k]) for r in steps for k in ("total", "l1", "l2", "edge"))
+    assert (out / "checkpoints" / "tokenizer" / "step_00000002.pt").is_file()
+    args = json.loads((out / "train_args.json").read_text())
+    assert args["num_frames"] == 9 and args["components"] == ["tokenizer"]
+    # resume: more steps continue from step 3
+    assert main([*_common(data, out), "--components", "tokenizer", "--steps", "5"]) == 0
+    new = _log(out)[len(log) :]
+    assert [r["step"] for r in new if "total" in r] == [4, 5]
+
+
+def test_tokenizer_loss_weights_moving_pixels_and_edges() -> None:
+    video = torch.full((1, 3, 9, 16, 16), -0.5)
+    for t in range(9):  # a white square moving right over a grey background
+        video[0, :, t, 4:8, t : t + 4] = 1.0
+    w = moving_weight(video, 4.0)
+    assert w.shape == (1, 1, 9, 16, 16)
+    assert w[0, 0, 0, 5, 1] == 5.0 and w[0, 0, 0, 12, 12] == 1.0
+    assert torch.equal(moving_weight(video, 0.0), torch.ones_like(w))
+    # an error on the object costs more than the same error on the background
+    on_obj, on_bg = video.clone(), video.clone()
+    on_obj[0, :, 0, 5, 1] += 0.5
+    on_bg[0, :, 0, 12, 12] += 0.5
+    a = tokenizer_loss(on_obj, video, 4.0, 0.0)["total"]
+    b = tokenizer_loss(on_bg, video, 4.0, 0.0)["total"]
+    assert a > 2 * b
+    assert tokenizer_loss(on_bg, video, 0.0, 0.0)["total"] == pytest.approx(
+        float(tokenizer_loss(on_obj, video, 0.0, 0.0)["total"])
+    )
+    # a blur is penalised by the edge loss, a constant shift is not
+    shifted = tokenizer_loss(video + 0.1, video, 0.0, 1.0)
+    blurred = tokenizer_loss(torch.nn.functional.avg_pool3d(video, (1, 3, 3), 1, (0, 1, 1)),
+                             video, 0.0, 1.0)  # fmt: skip
+    assert float(shifted["edge"]) == pytest.approx(0.0, abs=1e-6)
+    assert float(blurred["edge"]) > 0.01
+
+
+def test_bad_arguments(data: Path, tmp_path: Path) -> None:
+    out = str(tmp_path / "o")
+    with pytest.raises(AvgenError, match="component"):
+        main(["--data", str(data), "--out", out, "--components", "tokenizer,gan"])
+    with pytest.raises(AvgenError, match="metadata.jsonl"):
+        main(["--data", str(tmp_path), "--out", out])
+    with pytest.raises(AvgenError, match="--num-frames"):
+        main(["--data", str(data), "--out", out, "--num-frames", "10"])
+    with pytest.raises(AvgenError, match="--size"):
+        main(["--data", str(data), "--out", out, "--size", "60"])
+    with pytest.raises(AvgenError, match="--tokenizer-object-weight"):
+        main(["--data", str(data), "--out", out, "--tokenizer-object-weight", "-1"])
+    with pytest.raises(AvgenError, match="--steps"):
+        main(["--data", str(data), "--out", out, "--steps", "tokenizer=0"])
+    assert not (tmp_path / "o" / "tokenizer").exists()
