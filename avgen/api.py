@@ -277,7 +277,7 @@ _PIPELINES: dict[tuple[str, ...], Any] = {}
 GPU_EXTRA_KEYS = ("cpu_offload", "vae_slicing", "vae_tiling")
 AUDIO_EXTRA_KEYS = ("model", "candidates", "vocoder", "lora") + GPU_EXTRA_KEYS
 VIDEO_EXTRA_KEYS = (
-    "model", "width", "height", "fps", "upscale", "init_image", "extend",
+    "model", "engine", "width", "height", "fps", "upscale", "init_image", "extend",
 ) + GPU_EXTRA_KEYS  # fmt: skip
 DEFAULT_UPSCALE = 256
 
@@ -311,8 +311,12 @@ def _folder_kind(folder: Path) -> str:
     return "diffusers"
 
 
-def _loader(kind: str, folder_kind: str) -> Callable[..., Any]:
-    """The ``from_pretrained``-style loader of a ``kind`` ("audio", "video") model folder."""
+def _loader(
+    kind: str, folder_kind: str, folder: Path | None = None, engine: str | None = None
+) -> Callable[..., Any]:
+    """The ``from_pretrained``-style loader of a ``kind`` ("audio", "video") model folder; an
+    avgen video folder loads the engine its pipeline.json names (``folder`` None: the shipped
+    folder of ``engine``)."""
     if kind == "audio" and folder_kind == "export":
         from avgen.export import load_exported
 
@@ -329,9 +333,9 @@ def _loader(kind: str, folder_kind: str) -> Callable[..., Any]:
         from avgen.pipelines.diffusers_video import DiffusersVideoPipeline
 
         return DiffusersVideoPipeline.from_pretrained
-    from avgen.pipelines.text_to_video import TextToVideoPipeline
+    from avgen.pipelines.engines import DEFAULT_ENGINE, engine_loader, folder_engine
 
-    return TextToVideoPipeline.from_pretrained
+    return engine_loader(folder_engine(folder) if folder else engine or DEFAULT_ENGINE)
 
 
 def _ignored_gpu_options(kind: str, options: dict[str, Any]) -> None:
@@ -347,7 +351,13 @@ def _ignored_gpu_options(kind: str, options: dict[str, Any]) -> None:
 
 
 def _cached_pipeline(
-    kind: str, default_dir: Path, model: Any, device: str, lora: Any = None, **options: Any
+    kind: str,
+    default_dir: Path,
+    model: Any,
+    device: str,
+    lora: Any = None,
+    engine: str | None = None,
+    **options: Any,
 ) -> Any:
     """Load the ``kind`` model ``model`` (default: the shipped folder) once per folder, device
     and LoRA adapter (its path and a hash of its weights, so a retrained adapter reloads).
@@ -372,7 +382,8 @@ def _cached_pipeline(
         _ignored_gpu_options(kind, options)
     if key not in _PIPELINES:
         try:
-            _PIPELINES[key] = _loader(kind, folder_kind)(model, device=device, **extra)
+            loader = _loader(kind, folder_kind, None if model is None else folder, engine)
+            _PIPELINES[key] = loader(model, device=device, **extra)
         except (RuntimeError, AssertionError) as exc:  # e.g. an unavailable device
             raise AvgenError(f"cannot load the {kind} model on device {device!r}: {exc}.") from exc
     return _PIPELINES[key]
@@ -395,14 +406,26 @@ def audio_pipeline(
 
 
 def video_pipeline(
-    model: str | Path | None = None, device: str = "cpu", **options: Any
+    model: str | Path | None = None,
+    device: str = "cpu",
+    engine: str | None = None,
+    **options: Any,
 ) -> VideoPipeline:
-    """The text-to-video pipeline of ``model`` (default: the shipped one), loaded once. A
-    diffusers folder loads ``DiffusersVideoPipeline`` with ``options`` (dtype, cpu_offload,
-    vae_slicing, vae_tiling)."""
-    from avgen.pipelines.text_to_video import default_video_model_dir
+    """The text-to-video pipeline of ``model`` (default: the shipped folder of ``engine``,
+    "dit" unless given; ``avgen.pipelines.engines``), loaded once. An avgen folder loads the
+    engine its pipeline.json names; a diffusers folder loads ``DiffusersVideoPipeline`` with
+    ``options`` (dtype, cpu_offload, vae_slicing, vae_tiling). ``engine`` with ``model`` is an
+    error (the engine names a shipped folder)."""
+    from avgen.pipelines.engines import DEFAULT_ENGINE, check_engine, engine_model_dir
 
-    return _cached_pipeline("video", default_video_model_dir(), model, device, **options)
+    if engine is not None and model is not None:
+        raise AvgenError(
+            "--engine and --model exclude each other: --engine names a shipped model folder "
+            "and a folder's own pipeline.json names its engine, so give one."
+        )
+    name = check_engine(DEFAULT_ENGINE if engine is None else engine)
+    default_dir = engine_model_dir(name)
+    return _cached_pipeline("video", default_dir, model, device, engine=name, **options)
 
 
 # ----------------------------------------------------------------------------- generators
@@ -563,7 +586,9 @@ def text_to_video(
 
     ``rewrite`` (default True): as in ``text_to_audio``.
 
-    Extra keywords: ``model`` (folder), ``width`` / ``height`` (native pixels, default: the
+    Extra keywords: ``model`` (folder; its pipeline.json names the engine), ``engine`` (the
+    shipped folder of an engine: "dit", the default, or "phenaki"; not with ``model``),
+    ``width`` / ``height`` (native pixels, default: the
     model's, 64 for avgen's; off-grid sizes are rounded with a warning), ``fps`` (default:
     the model's, 8 for avgen's), ``cpu_offload`` / ``vae_slicing`` / ``vae_tiling`` (diffusers
     folders), ``upscale`` (short side of the written MP4, default 256; the model works at
@@ -604,7 +629,7 @@ def text_to_video(
     check_new_outputs("video", paths, preview=preview, overwrite=overwrite)
     extra = {**extra, **gpu_options(extra)}
     gpu = {k: extra[k] for k in GPU_EXTRA_KEYS}
-    pipe = video_pipeline(extra.get("model"), device, dtype=dtype, **gpu)
+    pipe = video_pipeline(extra.get("model"), device, extra.get("engine"), dtype=dtype, **gpu)
     width, height, fps = video_grid(pipe, extra)
     check_frames(num_frames, fps)
     explicit = None if duration_source == "default" else duration
@@ -641,7 +666,7 @@ def text_to_video(
 
 # ----------------------------------------------------------------------------- stories
 
-STORY_EXTRA_KEYS = ("model", "audio_model", "width", "height", "fps", "upscale")
+STORY_EXTRA_KEYS = ("model", "engine", "audio_model", "width", "height", "fps", "upscale")
 
 
 def _story_input(
@@ -701,7 +726,8 @@ def generate_story(
     carry on from shot to shot (``avgen.story``); frames are streamed to the encoder as each
     window finishes. At most ``avgen.story.MAX_STORY_SECONDS`` in all.
 
-    Extra keywords: ``model`` (an avgen video model folder), ``audio_model`` (a text-to-audio
+    Extra keywords: ``model`` (an avgen video model folder), ``engine`` (the shipped folder of
+    an engine, "dit" or "phenaki"; not with ``model``), ``audio_model`` (a text-to-audio
     folder), ``width`` / ``height`` / ``fps`` (default: the model's), ``upscale`` (short side of
     the MP4, default 256). ``audio_steps``: the soundtrack's sampling steps (default: the audio
     model's). The sidecar records the shots, so ``rerun`` replays the file byte for byte."""
@@ -729,7 +755,7 @@ def generate_story(
     story = _story_input(prompts, shots, durations, duration_s, subject)
     output = check_output(output, VIDEO_SUFFIXES)
     check_new_outputs("story", [output], overwrite=overwrite)
-    pipe = video_pipeline(extra.get("model"), device)
+    pipe = video_pipeline(extra.get("model"), device, extra.get("engine"))
     if not getattr(pipe, "streams_frames", False):
         raise AvgenError(
             f"the video model {extra.get('model')} cannot continue shots; a story needs an avgen "
@@ -772,7 +798,7 @@ def generate_story(
         "fps": fps,
         "upscale": upscale,
     }
-    for key in ("model", "audio_model"):
+    for key in ("model", "engine", "audio_model"):
         if extra.get(key) is not None:
             settings[key] = str(extra[key])
     total = sum(counts)
@@ -808,6 +834,7 @@ def generate_story(
                     "shot_starts": made.starts,
                     "num_frames": total,
                     "follows_plans": bool(getattr(pipe, "follows_plans", False)),
+                    "engine": getattr(pipe, "engine", None),
                     "audio_model_id": audio.model_id,
                     "plans": [None if p is None else p.to_dict() for p in plans],
                 },
@@ -1321,8 +1348,14 @@ def generate_av(
         },
     )
     sr = result.soundtrack.sample_rate
+    tracks = None
+    if preview and motion_plan.plan is not None:
+        from avgen.generate import plan_tracks
+
+        tracks = plan_tracks(motion_plan.plan, len(result.frames), result.fps)
     write_av(output, result.frames, result.fps, result.soundtrack.audio, sr, text,
-             upscale=upscale, preview=preview, overwrite=overwrite)  # fmt: skip
+             upscale=upscale, preview=preview, overwrite=overwrite,
+             event_times=[e.t for e in result.events], tracks=tracks)  # fmt: skip
     return [output]
 
 

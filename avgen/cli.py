@@ -123,6 +123,9 @@ def _add_video(sub: Any) -> None:
     p.add_argument("--num-frames", type=int, default=None, help="frames (overrides --duration)")
     p.add_argument("--fps", type=int, default=None, help="frames per second (default: the model's)")
     p.add_argument("--upscale", type=int, default=256, help="MP4 short side in pixels (0: native)")
+    p.add_argument("--engine", default=None, metavar="NAME",
+                   help="the shipped model of an engine: dit (default) or phenaki; a --model "
+                   "folder names its own")  # fmt: skip
     p.add_argument("--init-image", default=None, help="image file: the first frame")
     p.add_argument("--extend", default=None, help="MP4 to continue from its last frames")
     p.add_argument("--plan", default=None, metavar="PLAN.json",
@@ -184,6 +187,9 @@ def _add_story(sub: Any) -> None:
     p.add_argument("--fps", type=int, default=None, help="frames per second (default: the model's)")
     p.add_argument("--upscale", type=int, default=256, help="MP4 short side in pixels (0: native)")
     p.add_argument("--model", default=None, help="video model folder (default: the shipped one)")
+    p.add_argument("--engine", default=None, metavar="NAME",
+                   help="the shipped model of an engine: dit (default) or phenaki; a --model "
+                   "folder names its own")  # fmt: skip
     p.add_argument("--audio-model", default=None, help="audio model folder for the soundtrack")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps (default cpu)")
     p.add_argument("--dtype", default="fp32", choices=api.DTYPES, help="default fp32 on a CPU")
@@ -243,7 +249,7 @@ def _story_command(args: argparse.Namespace) -> list[Path]:
         seed=args.seed,
         **_output_kwargs(args),
     )
-    for key in ("model", "audio_model"):
+    for key in ("model", "engine", "audio_model"):
         if getattr(args, key) is not None:
             kwargs[key] = getattr(args, key)
     return api.generate_story(args.prompts or None, args.output, **kwargs)
@@ -505,7 +511,7 @@ def _generate(args: argparse.Namespace) -> list[Path]:
         generate = api.text_to_video
         kwargs.update(width=args.width, height=args.height, fps=args.fps, upscale=args.upscale)
         kwargs.update(num_frames=args.num_frames, duration_s=args.duration)
-        for key in ("init_image", "extend"):
+        for key in ("engine", "init_image", "extend"):
             if getattr(args, key) is not None:
                 kwargs[key] = getattr(args, key)
         kwargs.update(_video_plan_kwargs(args))

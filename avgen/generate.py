@@ -291,7 +291,7 @@ def video_job(
         "upscale": upscale,
         **{k: extra.get(k, False) for k in ("cpu_offload", "vae_slicing", "vae_tiling")},
     }
-    for key in ("model", "init_image", "extend"):
+    for key in ("model", "engine", "init_image", "extend"):
         if extra.get(key) is not None:
             settings[key] = str(extra[key])
     settings["plan"] = motion_plan.setting()  # the plan itself, so rerun replays it
@@ -306,7 +306,8 @@ def video_job(
             path, result, fps, upscale, options.preview, overwrite, plan
         ),
         record=lambda result: {
-            "windows": result.settings["windows"], "joins": result.joins, **plan_record
+            "windows": result.settings["windows"], "joins": result.joins,
+            "engine": getattr(pipe, "engine", None), **plan_record,
         },
         stream=stream,
     )  # fmt: skip

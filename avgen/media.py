@@ -417,12 +417,15 @@ def write_contact_sheet(
     max_frames: int = 32,
     overwrite: bool = True,
     tracks: np.ndarray | None = None,
+    marks: list[int] | None = None,
 ) -> Path:
     """Write a PNG grid of up to `max_frames` evenly sampled frames, 2 px grey separators.
 
     `tracks` (frames, objects, 2): planned object centres (x, y as fractions of the frame, NaN
     where unplanned); each tile then shows every object's whole trajectory as a thin line and
-    a ring where the plan puts it in that frame."""
+    a ring where the plan puts it in that frame. `marks`: frame indices (a sound's events);
+    a tile standing for a marked frame (from its own frame up to the next tile's) gets a
+    yellow bar along its bottom edge."""
     path = Path(path)
     check_writable(path)
     frames = _as_frames(frames)
@@ -445,6 +448,8 @@ def write_contact_sheet(
                 f"tracks have shape {tuple(tracks.shape)}; expected ({n_frames}, objects, 2)."
             )
         _draw_tracks(image, tracks, idx, cols, h, w, sep)
+    if marks:
+        _draw_marks(image, np.asarray(marks, dtype=np.int64), idx, n_frames, cols, h, w, sep)
     with atomic_output(path, overwrite=overwrite) as tmp:
         image.save(tmp, format="PNG")
     return path
@@ -477,6 +482,29 @@ def _draw_tracks(
             if np.isfinite(x) and np.isfinite(y) and 0 <= x <= 1 and 0 <= y <= 1:
                 px, py = x0 + x * (w - 1), y0 + y * (h - 1)
                 draw.ellipse((px - ring, py - ring, px + ring, py + ring), outline=colour)
+
+
+def _draw_marks(
+    image: Image.Image,
+    marks: np.ndarray,
+    idx: np.ndarray,
+    n_frames: int,
+    cols: int,
+    h: int,
+    w: int,
+    sep: int,
+) -> None:
+    """A yellow bar under each tile whose span of frames holds a marked frame."""
+    from PIL import ImageDraw
+
+    draw = ImageDraw.Draw(image)
+    bar = max(2, h // 32)
+    ends = list(idx[1:]) + [n_frames]
+    for k, (start, end) in enumerate(zip(idx, ends, strict=True)):
+        if np.any((marks >= start) & (marks < end)):
+            r, c = divmod(k, cols)
+            x0, y1 = c * (w + sep), r * (h + sep) + h
+            draw.rectangle((x0, y1 - bar, x0 + w - 1, y1 - 1), fill=(255, 220, 0))
 
 
 def upscale_frames(frames: np.ndarray, short_side: int, *, method: str = "nearest") -> np.ndarray:

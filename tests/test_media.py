@@ -341,6 +341,22 @@ def test_contact_sheet(tmp_path):
         assert im.size == (3 * 14 + 2 * 2, 10)
 
 
+def test_contact_sheet_marks_the_tiles_of_events(tmp_path):
+    frames = np.zeros((32, 16, 16, 3), np.uint8)  # 16 tiles: frames 0, 2, 4, ...
+    path = media.write_contact_sheet(tmp_path / "m.png", frames, max_frames=16, marks=[5, 31])
+    with Image.open(path) as im:
+        sheet = np.asarray(im.convert("RGB"))
+
+    def bar(k):  # the bottom row of tile k (8 columns, 2 px separators)
+        r, c = divmod(k, 8)
+        return sheet[r * 18 + 15, c * 18 : c * 18 + 16]
+
+    assert (bar(2) == (255, 220, 0)).all()  # tile 2 stands for frames 4 and 5
+    assert (bar(15) == (255, 220, 0)).all()  # the last tile, frame 30 and 31
+    assert (bar(1) == 0).all() and (bar(3) == 0).all()
+    assert (sheet[:14, :16] == 0).all()  # nothing drawn above the bars
+
+
 def test_upscale_frames():
     frames = smooth_frames(3, 16, 24)
     up = media.upscale_frames(frames, 64)

@@ -17,7 +17,6 @@ from avgen.errors import AvgenError
 __all__ = ["check_model_kind", "model_kind"]
 
 _AUDIO_AVGEN = "TextToAudioPipeline"
-_VIDEO_AVGEN = "TextToVideoPipeline"
 
 
 def model_kind(folder: str | Path) -> tuple[str | None, str | None]:
@@ -26,21 +25,24 @@ def model_kind(folder: str | Path) -> tuple[str | None, str | None]:
 
     from avgen.pipelines.diffusers_audio import FAMILIES as AUDIO_CLASSES
     from avgen.pipelines.diffusers_common import is_diffusers_folder, read_model_index
-    from avgen.pipelines.diffusers_video import VIDEO_CLASSES
+    from avgen.pipelines.diffusers_video import VIDEO_CLASSES as DIFFUSERS_VIDEO
+    from avgen.pipelines.engines import VIDEO_CLASSES
 
     folder = Path(folder)
     if is_diffusers_folder(folder):
         cls = read_model_index(folder).get("_class_name")
         if cls in AUDIO_CLASSES or cls == "AvgenAudioPipeline":
             return "audio", cls
-        if cls in VIDEO_CLASSES:
+        if cls in DIFFUSERS_VIDEO:
             return "video", cls
         return None, cls
     try:
         cls = json.loads((folder / "pipeline.json").read_text()).get("_class")
     except (OSError, ValueError, AttributeError):
         return None, None
-    return {_AUDIO_AVGEN: "audio", _VIDEO_AVGEN: "video"}.get(cls), cls
+    if cls in VIDEO_CLASSES:  # avgen's video engines: the DiT or Phenaki
+        return "video", cls
+    return {_AUDIO_AVGEN: "audio"}.get(cls), cls
 
 
 def check_model_kind(folder: str | Path | None, kind: str) -> None:

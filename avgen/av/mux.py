@@ -32,14 +32,19 @@ def write_av(
     upscale: int = 0,
     preview: bool = False,
     overwrite: bool = False,
+    event_times: list[float] | None = None,
+    tracks: np.ndarray | None = None,
 ) -> Path:
     """The MP4 (frames scaled to a short side of ``upscale`` pixels, 0 = native), the previews
-    when asked, then the sidecar text ``sidecar``."""
+    when asked (the contact sheet marks the tiles of ``event_times``, seconds, and draws the
+    plan's ``tracks``), then the sidecar text ``sidecar``."""
     shown = upscale_frames(frames, upscale) if upscale else frames
     write_mp4(output, shown, fps, audio=audio, sr=sr, overwrite=overwrite)
     if preview:
         write_gif(output.with_name(output.name + ".gif"), shown, fps, overwrite=overwrite)
         sheet = output.with_name(output.name + ".png")
-        write_contact_sheet(sheet, shown, max_frames=16, overwrite=overwrite)
+        marks = [int(t * fps) for t in (event_times or [])]
+        write_contact_sheet(sheet, shown, max_frames=16, overwrite=overwrite, tracks=tracks,
+                            marks=marks)  # fmt: skip
     write_text(sidecar_path(output), sidecar, overwrite=overwrite)
     return output

@@ -155,6 +155,7 @@ class TextToVideoPipeline:
 
     loads_dtype = False  # float32 weights: the API autocasts for fp16 / bf16
     streams_frames = True  # __call__ takes frame_sink (long output, stories)
+    engine = "dit"  # avgen.pipelines.engines
 
     def __init__(
         self,
@@ -163,8 +164,12 @@ class TextToVideoPipeline:
         text_encoder: Any = None,
         config: dict[str, Any] | None = None,
         model_id: str = "custom",
+        plan_dit: VideoDiT | None = None,
     ) -> None:
         self.vae, self.dit = vae, dit
+        # a second DiT with a layout input, used only when a motion plan is given (``plan_dit``
+        # in pipeline.json names its folder): text-only generation keeps the text-only weights
+        self.plan_dit = plan_dit
         self._text_encoder = text_encoder
         self.config = {**DEFAULTS, **(config or {})}
         self.model_id = model_id
@@ -187,14 +192,26 @@ class TextToVideoPipeline:
         config = read_pipeline_config(folder, PIPELINE_CONFIG, PIPELINE_CLASS, "video", shipped)
         vae = VideoVAE.from_pretrained(folder / "vae", device=device)
         dit = VideoDiT.from_pretrained(folder / "dit", device=device)
-        if dit.latent_channels != vae.latent_channels:
-            raise AvgenError(
-                f"{folder}: the DiT expects {dit.latent_channels} latent channels but the VAE "
-                f"makes {vae.latent_channels}."
-            )
+        plan_dit = None
+        if config.get("plan_dit"):
+            plan_dit = VideoDiT.from_pretrained(folder / str(config["plan_dit"]), device=device)
+            if not plan_dit.layout_dim:
+                raise AvgenError(
+                    f"{folder}: pipeline.json's plan_dit {config['plan_dit']!r} has no layout "
+                    "input (layout_dim 0)."
+                )
+        for net in (dit, plan_dit):
+            if net is not None and net.latent_channels != vae.latent_channels:
+                raise AvgenError(
+                    f"{folder}: the DiT expects {net.latent_channels} latent channels but the "
+                    f"VAE makes {vae.latent_channels}."
+                )
+        if plan_dit is not None and tuple(plan_dit.patch_size) != tuple(dit.patch_size):
+            raise AvgenError(f"{folder}: the two DiTs have different patch sizes.")
         model_id = "avgen/models/video" if shipped else str(folder)
         config = {k: v for k, v in config.items() if not k.startswith("_")}
-        return cls(vae, dit, text_encoder, config, model_id=model_id).to(device)
+        pipe = cls(vae, dit, text_encoder, config, model_id=model_id, plan_dit=plan_dit)
+        return pipe.to(device)
 
     def save_pretrained(self, folder: str | Path) -> Path:
         """Write both components (save_pretrained) and pipeline.json into ``folder``."""
@@ -202,6 +219,10 @@ class TextToVideoPipeline:
         self.vae.save_pretrained(folder / "vae")
         self.dit.save_pretrained(folder / "dit")
         cfg = {"_class": PIPELINE_CLASS, **{k: self.config[k] for k in DEFAULTS}}
+        if self.plan_dit is not None:
+            name = str(self.config.get("plan_dit") or "dit_plans")
+            self.plan_dit.save_pretrained(folder / name)
+            cfg["plan_dit"] = name
         write_json(folder / PIPELINE_CONFIG, cfg)  # a unique temporary name, then a rename
         return folder
 
@@ -209,6 +230,8 @@ class TextToVideoPipeline:
         self.device = torch.device(device)
         self.vae.to(self.device).eval()
         self.dit.to(self.device).eval()
+        if self.plan_dit is not None:
+            self.plan_dit.to(self.device).eval()
         return self
 
     @property
@@ -219,8 +242,14 @@ class TextToVideoPipeline:
 
     @property
     def follows_plans(self) -> bool:
-        """Whether the DiT reads motion plans (``layout_dim`` in its config)."""
-        return bool(getattr(self.dit, "layout_dim", 0))
+        """Whether a DiT reads motion plans (the plan DiT, or ``layout_dim`` in the DiT's
+        config)."""
+        return self.plan_dit is not None or bool(getattr(self.dit, "layout_dim", 0))
+
+    def denoiser(self, planned: bool) -> VideoDiT:
+        """The DiT for a window: the plan DiT when the window has a plan and the folder ships
+        one, else the DiT."""
+        return self.plan_dit if (planned and self.plan_dit is not None) else self.dit
 
     def check_plan(self, motion_plan: Any) -> None:
         """A model without a layout input refuses an explicit plan (one sentence)."""
@@ -353,7 +382,7 @@ class TextToVideoPipeline:
         """5. One window of flow sampling with CFG (cond and uncond in one batch); the known
         frames ride in both conditions and are re-imposed after every step."""
         return sample(
-            self.dit,
+            self.denoiser("layout" in cond),
             shape,
             {**cond, **known},
             {**uncond, **known},

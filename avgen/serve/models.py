@@ -31,6 +31,8 @@ class ModelEntry:
 
 def folder_kind(folder: Path) -> str:
     """ "audio", "video" or "adapter" from the folder's files; AvgenError when none fits."""
+    from avgen.pipelines.engines import VIDEO_CLASSES
+
     if (folder / "avgen_adapter.json").is_file() or (folder / "adapter_config.json").is_file():
         return "adapter"
     index = folder / "model_index.json"
@@ -41,8 +43,10 @@ def folder_kind(folder: Path) -> str:
             return "audio" if name.startswith(_AUDIO_DIFFUSERS) else "video"
         if config.is_file():
             name = str(json.loads(config.read_text()).get("_class", ""))
-            if name in ("TextToAudioPipeline", "TextToVideoPipeline"):
-                return "audio" if name == "TextToAudioPipeline" else "video"
+            if name == "TextToAudioPipeline":
+                return "audio"
+            if name in VIDEO_CLASSES:  # avgen's video engines (DiT, Phenaki)
+                return "video"
     except (OSError, ValueError, AttributeError) as exc:
         raise AvgenError(f"cannot read the model folder {folder}: {exc}.") from exc
     raise AvgenError(

@@ -149,6 +149,34 @@ def test_text_only_model_refuses_a_plan() -> None:
         pipe("a ball", motion_plan=_plan(), num_frames=8)
 
 
+def test_a_plan_dit_renders_plans_and_the_text_dit_the_rest(tmp_path: Path) -> None:
+    """A folder with two DiTs (pipeline.json ``plan_dit``, as models/video ships): a planned
+    window runs the plan DiT, text only runs the text DiT, exactly as the text-only model."""
+    text_only = _pipeline(layout_dim=0)
+    planned = _pipeline()
+    both = TextToVideoPipeline(text_only.vae, text_only.dit, text_encoder=FakeEncoder(),
+                               config=text_only.config, plan_dit=planned.dit)  # fmt: skip
+    assert both.follows_plans
+    plain = both("a ball", num_frames=12, generator=_gen())
+    assert np.array_equal(plain.frames, text_only("a ball", num_frames=12, generator=_gen()).frames)
+    ours = both("a ball", motion_plan=_plan(12), generator=_gen())
+    theirs = TextToVideoPipeline(text_only.vae, planned.dit, text_encoder=FakeEncoder(),
+                                 config=text_only.config)("a ball", motion_plan=_plan(12),
+                                                          generator=_gen())  # fmt: skip
+    assert np.array_equal(ours.frames, theirs.frames)
+    both.save_pretrained(tmp_path / "two")
+    cfg = json.loads((tmp_path / "two" / "pipeline.json").read_text())
+    assert cfg["plan_dit"] == "dit_plans" and (tmp_path / "two" / "dit_plans").is_dir()
+    again = TextToVideoPipeline.from_pretrained(tmp_path / "two", text_encoder=FakeEncoder())
+    assert again.plan_dit is not None and again.follows_plans
+    redo = again("a ball", motion_plan=_plan(12), generator=_gen())
+    assert np.array_equal(redo.frames, ours.frames)
+    # a plan DiT without a layout input is refused in one sentence
+    text_only.dit.save_pretrained(tmp_path / "two" / "dit_plans")
+    with pytest.raises(AvgenError, match="has no layout input"):
+        TextToVideoPipeline.from_pretrained(tmp_path / "two", text_encoder=FakeEncoder())
+
+
 def _folder(tmp_path: Path, monkeypatch, name: str, layout_dim: int) -> Path:
     from avgen import api
 
