@@ -10,8 +10,11 @@ import pytest
 import torch
 
 from avgen.errors import AvgenError
+from avgen.pipelines.phenaki import PhenakiPipeline
 from avgen.train.phenaki import main, moving_weight, tokenizer_loss
 from avgen.video.cvivit import CViViT
+from avgen.video.layout import FEATURES
+from avgen.video.maskgit import MaskGIT
 from avgen.worlds.dataset import write_world_dataset
 
 
@@ -48,6 +51,39 @@ def test_tokenizer_trains_saves_and_resumes(data: Path, tmp_path: Path) -> None:
     assert main([*_common(data, out), "--components", "tokenizer", "--steps", "5"]) == 0
     new = _log(out)[len(log) :]
     assert [r["step"] for r in new if "total" in r] == [4, 5]
+
+
+def test_both_components_with_plans_make_a_phenaki_folder(data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "phenaki"
+    assert main([*_common(data, out), "--steps", "3", "--plans"]) == 0
+    log = _log(out)
+    assert {r["component"] for r in log} == {"tokenizer", "maskgit"}
+    rows = [r for r in log if r["component"] == "maskgit" and "total" in r]
+    assert [r["step"] for r in rows] == [1, 2, 3]
+    assert all(np.isfinite(r["total"]) and 0 <= r["acc"] <= 1 for r in rows)
+    cfg = json.loads((out / "pipeline.json").read_text())
+    assert cfg["_class"] == "PhenakiPipeline" and cfg["engine"] == "phenaki"
+    assert cfg["window_frames"] == 9 and cfg["fps"] == 8
+    tok = CViViT.from_pretrained(out / "tokenizer")
+    mg = MaskGIT.from_pretrained(out / "maskgit")
+    assert mg.codebook_size == tok.codebook_size and mg.layout_dim == FEATURES
+    assert (mg.max_t, mg.h, mg.w) == tok.token_shape(9, 64, 64)
+    # the cached tokens are the tokenizer's encoding of the clips
+    cached = list((out / "cache").glob("tokens_*.safetensors"))
+    assert len(cached) == 1 and list((out / "cache").glob("layouts_*.safetensors"))
+    pipe = PhenakiPipeline.from_pretrained(out)  # the output folder is a model folder
+    assert pipe.follows_plans
+    video = pipe("a red ball", num_frames=3, num_inference_steps=2, guidance_scale=1.0)
+    assert np.asarray(video.frames).shape[-4:] == (3, 64, 64, 3)
+    # --init-from: a new run starts its MaskGIT from this folder (and brings its tokenizer)
+    again = tmp_path / "again"
+    args = [*_common(data, again), "--components", "maskgit", "--steps", "1", "--plans"]
+    assert main([*args, "--init-from", str(out), "--lr", "1e-12", "--warmup", "0"]) == 0
+    start = MaskGIT.from_pretrained(again / "maskgit").state_dict()
+    for name, value in mg.state_dict().items():
+        torch.testing.assert_close(start[name], value, atol=1e-4, rtol=0)
+    with pytest.raises(AvgenError, match="no trained tokenizer"):
+        main([*_common(data, tmp_path / "none"), "--components", "maskgit"])
 
 
 def test_tokenizer_loss_weights_moving_pixels_and_edges() -> None:
