@@ -127,3 +127,16 @@ def test_bad_arguments(data: Path, tmp_path: Path) -> None:
     with pytest.raises(AvgenError, match="--steps"):
         main(["--data", str(data), "--out", out, "--steps", "tokenizer=0"])
     assert not (tmp_path / "o" / "tokenizer").exists()
+
+
+def test_cli_routes_train_phenaki(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from avgen.cli import main as cli_main
+
+    with pytest.raises(SystemExit) as exc:
+        cli_main(["train", "phenaki", "--data", str(tmp_path), "--out", str(tmp_path / "o")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "metadata.jsonl" in err and err.count("\n") == 1
+    with pytest.raises(SystemExit) as exc:
+        cli_main(["train", "gan"])
+    assert exc.value.code == 2 and "phenaki" in capsys.readouterr().err
