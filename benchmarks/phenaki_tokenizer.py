@@ -13,8 +13,9 @@ Each held-out clip (new seeds, ``heldout="only"`` attribute combinations, as
   "round trip of held-out clips") on the reconstructions, beside the same checkers on the
   rendered clips themselves (the ceiling) and, with ``--vae DIR``, on a video VAE's round trip.
 
-Usage: ``python benchmarks/phenaki_tokenizer.py --model DIR --count N --out FILE.md`` (DIR: a
-Phenaki model folder, or its ``tokenizer/``).
+Usage: ``python benchmarks/phenaki_tokenizer.py --model DIR --count N --out FILE`` (DIR: a
+Phenaki model folder, or its ``tokenizer/``; FILE: the Markdown report, its numbers in JSON
+beside it).
 """
 
 from __future__ import annotations
@@ -258,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", required=True, type=Path, help="Phenaki folder or tokenizer folder")
     p.add_argument("--count", type=int, default=200, help="held-out clips")
-    p.add_argument("--out", type=Path, default=Path("benchmarks/results/phenaki_tokenizer.md"))
+    p.add_argument("--out", required=True, type=Path, help="the Markdown report to write")
     p.add_argument("--seed", type=int, default=9_000_000)
     p.add_argument("--duration", type=float, default=2.0, help="clip length (s)")
     p.add_argument("--vae", type=Path, default=None, help="also a video VAE's round trip")

@@ -39,7 +39,7 @@ def test_run_writes_the_report(tmp_path: Path):
     torch.manual_seed(0)
     tok = CViViT(stem_channels=(4, 8, 16), hidden_size=16, num_layers=1, num_heads=2)
     tok.save_pretrained(tmp_path / "model" / "tokenizer")  # a Phenaki folder's layout
-    out = tmp_path / "report.md"
+    out = tmp_path / "report"
     r = run(tmp_path / "model", 2, out, duration=1.0)
     assert r["clips"] == 2 and r["token_grid"] == [5, 8, 8] and r["frames"] == 8
     assert 0 < r["codebook"]["usage"] <= 1 and 1 <= r["codebook"]["perplexity"] <= 1000
@@ -49,4 +49,4 @@ def test_run_writes_the_report(tmp_path: Path):
     assert "Codebook usage" in text and "| colour |" in text
     assert json.loads(out.with_suffix(".json").read_text())["clips"] == 2
     with pytest.raises(AvgenError, match="no C-ViViT"):
-        main(["--model", str(tmp_path), "--count", "1", "--out", str(tmp_path / "x.md")])
+        main(["--model", str(tmp_path), "--count", "1", "--out", str(tmp_path / "x")])
