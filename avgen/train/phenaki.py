@@ -300,7 +300,7 @@ class Trainer(ComponentLoop):
                 plan = plan.to(dev)
             fps = torch.full((b,), data.fps, device=dev)
             out = maskgit_loss(
-                m,
+                _Wrapped(m),
                 ids[idx].long().to(dev),
                 states.to(dev),
                 mask.to(dev),
@@ -351,6 +351,19 @@ class Trainer(ComponentLoop):
             (self.out / "train_args.json").write_text(json.dumps(info, indent=2) + "\n")
             write_pipeline_config(self.out, self.args)
         self.acc.wait_for_everyone()
+
+
+class _Wrapped:
+    """A prepared model (DDP hides the inner model's attributes) that still tells
+    ``maskgit_loss`` its ``mask_id``; calling it runs the prepared model (gradient sync)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.model = model
+        inner = model.module if hasattr(model, "module") else model
+        self.mask_id = int(inner.mask_id)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> torch.Tensor:
+        return self.model(*args, **kwargs)
 
 
 def init_source(folder: Path) -> MaskGIT:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +87,23 @@ def test_both_components_with_plans_make_a_phenaki_folder(data: Path, tmp_path: 
         torch.testing.assert_close(start[name], value, atol=1e-4, rtol=0)
     with pytest.raises(AvgenError, match="no trained tokenizer"):
         main([*_common(data, tmp_path / "none"), "--components", "maskgit"])
+
+
+def test_ddp_two_processes_on_cpu(data: Path, tmp_path: Path) -> None:
+    """Both components under ``accelerate launch --num_processes 2`` (DDP over gloo): the
+    MaskGIT loss reads its mask id through the DDP wrapper."""
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu"]
+    cmd += ["--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no"]
+    cmd += ["--dynamo_backend", "no", "-m", "avgen.train.phenaki", *_common(data, out)]
+    cmd += ["--steps", "2", "--batch-size", "1"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=170, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    MaskGIT.from_pretrained(out / "maskgit")
+    rows = [r for r in _log(out) if r["component"] == "maskgit" and "total" in r]
+    assert [r["step"] for r in rows] == [1, 2]
+    assert json.loads((out / "train_args.json").read_text())["processes"] == 2
 
 
 def test_tokenizer_loss_weights_moving_pixels_and_edges() -> None:
