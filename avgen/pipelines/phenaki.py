@@ -38,6 +38,7 @@ from avgen.files import write_json
 from avgen.pipelines.checks import check_frames, check_range, check_sampling, read_pipeline_config
 from avgen.pipelines.text_to_video import (
     SIZE_RANGE,
+    TextToVideoPipeline,
     VideoPipelineOutput,
     fit_frames,
     load_image,
@@ -375,21 +376,8 @@ class PhenakiPipeline:
         }
         return VideoPipelineOutput(frames=video, fps=fps, joins=joins, settings=settings)
 
-    def frame_count(
-        self, prompt: str, num_frames: int | None, duration_s: float | None, fps: int
-    ) -> int:
-        """``num_frames``, else the duration (the argument, else the prompt's "for 10 seconds",
-        else pipeline.json's) times ``fps``."""
-        from avgen.prompts import parse_prompt
-
-        if num_frames is not None:
-            return num_frames
-        if duration_s is None and isinstance(prompt, str):
-            duration_s = parse_prompt(prompt, read=False).duration_s
-        if duration_s is None:
-            duration_s = float(self.config["default_duration_s"])
-        check_range("video duration", duration_s)
-        return max(1, round(float(duration_s) * fps))
+    # num_frames, else the duration (argument, prompt, pipeline.json) x fps: as the DiT engine
+    frame_count = TextToVideoPipeline.frame_count
 
     def prepare_context(
         self,
