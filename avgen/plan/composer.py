@@ -117,7 +117,7 @@ def compose_notes(parsed: Any, duration_s: float, seed: int = 0) -> NotePlan | N
         "raga": plan.raga,
         "drums": plan.drums,
     }
-    return NotePlan(
+    plan = NotePlan(
         duration_s=float(duration_s),
         notes=[_planned(n, duration_s) for n in notes if 21 <= n.pitch <= 108],
         tempo_bpm=plan.tempo_bpm,
@@ -129,6 +129,8 @@ def compose_notes(parsed: Any, duration_s: float, seed: int = 0) -> NotePlan | N
         source="composer",
         meta={k: v for k, v in meta.items() if v is not None},
     )
+    # the plan as its JSON says (rounded), so a rerun from the sidecar follows the same numbers
+    return NotePlan.from_dict(plan.to_dict())
 
 
 def _planned(note, duration_s: float) -> PlannedNote:

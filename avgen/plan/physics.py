@@ -579,9 +579,11 @@ def _to_plan(
         }
         planned.append(PlannedObject(i, frames, end, info))
     events = _events(sim.events, n_frames / fps)
-    return MotionPlan(
+    plan = MotionPlan(
         fps, n_frames, width, height, planned, events, camera, time_factor, source, meta
     )
+    # the plan as its JSON says (rounded), so a rerun from the sidecar follows the same numbers
+    return MotionPlan.from_dict(plan.to_dict())
 
 
 def _events(raw: list[dict], duration_s: float) -> list[ContactEvent]:
