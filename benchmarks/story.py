@@ -24,6 +24,7 @@ Usage: ``python benchmarks/story.py [--count 50] [--threads 1] [--out FILE]``.
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import sys
 import time
@@ -260,6 +261,17 @@ def main(argv: list[str] | None = None) -> int:
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines))
+    summary = {  # the headline numbers, for side-by-side reports (video_plans.py report)
+        "command": cmd,
+        "model": str(pipe.model_id),
+        "stories": len(stories),
+        "identity_kept": {n: kept[n][0] / kept[n][1] if kept[n][1] else None for n in kept},
+        "joins_measured": {n: [kept[n][1], kept[n][2]] for n in kept},
+        "join_ratio_median": {n: float(np.median(ratios[n])) for n in ratios},
+        "seconds_per_video_second": gen_time / max(frames_made / fps, 1e-9),
+        "threads": torch.get_num_threads(),
+    }
+    args.out.with_suffix(".json").write_text(json.dumps(summary, indent=1) + "\n")
     print("\n".join(lines))
     return 0
 

@@ -116,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
     n_frames = int(round(args.duration * fps))
     if args.condition == "plan" and not pipe.follows_plans:
         raise SystemExit(f"{args.model} does not follow motion plans")
+    sampling = {"num_inference_steps": args.steps, "guidance_scale": args.guidance}
     rows = []
     started = time.time()
     for i, (prompt, clip) in enumerate(held_out(args.count, args.seed, args.duration)):
@@ -129,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
             num_frames=n_frames,
             generator=torch.Generator().manual_seed(i),
             motion_plan=plan,
+            **sampling,
         )
         wall = time.time() - t
         report = check_video(out.frames, fps, clip.expected)
@@ -154,6 +156,10 @@ def run(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "duration": args.duration,
         "threads": args.threads,
+        "argv": " ".join(["python benchmarks/video_plans.py", *sys.argv[1:]]),
+        "engine": folder_engine(args.model) if args.model else "dit",
+        "steps": int(args.steps or pipe.config["num_inference_steps"]),
+        "guidance": float(args.guidance or pipe.config["guidance_scale"]),
         "wall_s": round(time.time() - started, 1),
         "machine": f"{platform.machine()}, Python {platform.python_version()}",
     }
@@ -161,6 +167,9 @@ def run(args: argparse.Namespace) -> int:
     args.out.write_text(json.dumps({"meta": meta, "rows": rows}, default=_plain))
     print(json.dumps(summarise(rows)), flush=True)
     return 0
+
+
+TITLE = "Video plans: text only against planned generation (held-out MotionWorld prompts)"
 
 
 def _plain(v: Any) -> Any:
@@ -202,7 +211,7 @@ def report(args: argparse.Namespace) -> int:
         runs.append((label, data["meta"], summarise(data["rows"]), data["rows"]))
     ref = runs[0][2]
     lines = [
-        "# Video plans: text only against planned generation (held-out MotionWorld prompts)",
+        f"# {args.title}",
         "",
         "Commands:",
         "",
@@ -210,7 +219,9 @@ def report(args: argparse.Namespace) -> int:
     ]
     for label, meta, _, _ in runs:
         lines.append(
-            f"python benchmarks/video_plans.py run --model {meta['model']} --condition "
+            meta["argv"]
+            if "argv" in meta
+            else f"python benchmarks/video_plans.py run --model {meta['model']} --condition "
             f"{meta['condition']} --count {meta['count']} --threads {meta['threads']} "
             f"--out runs/bench/{Path(_path_of(args.runs, label)).name}"
         )
@@ -258,6 +269,10 @@ def report(args: argparse.Namespace) -> int:
     lines.append(f"| planned objects with no tracked object | | {um} | |")
     secs = " | ".join(f"{s['seconds']:.2f}" for _, _, s, _ in runs)
     lines.append(f"| seconds per 2 s clip (mean) | | {secs} | planned <= 1.2x text |")
+    sps = " | ".join(f"{s['seconds'] / m['duration']:.2f}" for _, m, s, _ in runs)
+    lines.append(f"| seconds of compute per second of video | | {sps} | |")
+    if args.stories:
+        lines += story_rows(args.stories)
     lines += ["", "Changes in prompts against the first column (+ gained, - lost):", ""]
     for label, _, _, rows in runs[1:]:
         lines.append(f"- {label}: " + _prompt_changes(runs[0][3], rows))
@@ -266,6 +281,40 @@ def report(args: argparse.Namespace) -> int:
     args.out.write_text("\n".join(lines))
     print("\n".join(lines))
     return 0
+
+
+def story_rows(specs: list[str]) -> list[str]:
+    """The headline rows of story.py runs (its ``.json`` summaries), one row per run."""
+    lines = [
+        "",
+        "Stories (benchmarks/story.py: 50 held-out three-shot stories, 2 + 1.5 + 1.5 s):",
+        "",
+        "```bash",
+    ]
+    runs = []
+    for spec in specs:
+        label, _, path = spec.partition("=")
+        runs.append((label, json.loads(Path(path).read_text())))
+        lines.append(runs[-1][1]["command"])
+    lines += [
+        "```",
+        "",
+        "| stories | identity kept across joins (>= 90 %) | no-join floor | cold cut | "
+        "join change / inside change (<= 1.3x) | seconds per second of video |",
+        "|---|---|---|---|---|---|",
+    ]
+
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{100.0 * v:.1f} %"
+
+    for label, s in runs:
+        kept, ratio = s["identity_kept"], s["join_ratio_median"]
+        lines.append(
+            f"| {label} | {pct(kept['story'])} | {pct(kept['inside'])} | {pct(kept['cold'])} | "
+            f"{ratio['story']:.2f}x (cold cut {ratio['cold']:.2f}x) | "
+            f"{s['seconds_per_video_second']:.2f} ({s['threads']} thread) |"
+        )
+    return lines
 
 
 def _path_of(specs: list[str], label: str) -> str:
@@ -312,10 +361,14 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--seed", type=int, default=9_000_000)
     r.add_argument("--duration", type=float, default=2.0)
     r.add_argument("--threads", type=int, default=1)
+    r.add_argument("--steps", type=int, default=None, help="sampling steps (default: the model's)")
+    r.add_argument("--guidance", type=float, default=None, help="default: the model's")
     r.add_argument("--out", type=Path, required=True)
     q = sub.add_parser("report", help="runs side by side, as Markdown")
     q.add_argument("--runs", nargs="+", required=True, help="LABEL=run.json, first is the base")
     q.add_argument("--out", type=Path, default=Path("benchmarks/results/video_plans.md"))
+    q.add_argument("--title", default=TITLE)
+    q.add_argument("--stories", nargs="*", default=[], help="LABEL=story.json (story.py's)")
     args = p.parse_args(argv)
     return run(args) if args.cmd == "run" else report(args)
 
