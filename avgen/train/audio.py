@@ -27,7 +27,6 @@ import math
 import os
 import signal
 import sys
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +49,6 @@ from avgen.train.captions import (
     text_cache,
 )
 from avgen.train.common import (
-    STOP,
     ComponentLoop,
     load_matching,
     request_stop,
@@ -397,27 +395,7 @@ class Trainer(ComponentLoop):
         self.finish("denoiser", model, step, {"ema_decay": averager.decay() if averager else None})
 
     def run(self, components: list[str]) -> None:
-        for name in components:
-            if self.already_done(name):
-                if self.main and not self.quiet:
-                    print(
-                        f"[{name}] already trained in {self.out / name}; skipped", file=sys.stderr
-                    )
-                continue
-            getattr(self, f"train_{name}")()
-            if STOP["requested"]:
-                break
-        if self.main:
-            info = {
-                "data": str(self.args.data),
-                "seconds": self.args.seconds,
-                "components": components,
-                "processes": self.acc.num_processes,
-                "mixed_precision": self.acc.mixed_precision,
-                "recipe": asdict(self.options),
-                "argv": sys.argv,
-            }
-            (self.out / "train_args.json").write_text(json.dumps(info, indent=2) + "\n")
+        if self.run_components(components, {"seconds": self.args.seconds}):
             write_pipeline_config(self.out, self.args.seconds)
             vocab = caption_vocabulary(self.data.unique_captions)
             (self.out / "vocabulary.json").write_text(json.dumps(vocab, indent=1) + "\n")

@@ -27,7 +27,7 @@ import os
 import sys
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -481,6 +481,33 @@ class ComponentLoop:
             Checkpointer(self.out / "checkpoints" / name).mark_done(step, extra)
             self.log.write({"component": name, "done": True, "step": step, **(extra or {})})
         self.acc.wait_for_everyone()
+
+    def run_components(self, components: list[str], facts: dict) -> bool:
+        """Train ``components`` in order (``train_<name>``), skipping finished ones and stopping
+        after a stop request; the main process then writes OUT/train_args.json (the data
+        folder, ``facts`` and the run's settings). True on the main process, which writes the
+        folder's other files before ``self.acc.wait_for_everyone()``."""
+        for name in components:
+            if self.already_done(name):
+                if self.main and not self.quiet:
+                    msg = f"[{name}] already trained in {self.out / name}; skipped"
+                    print(msg, file=sys.stderr)
+                continue
+            getattr(self, f"train_{name}")()
+            if STOP["requested"]:
+                break
+        if self.main:
+            info = {
+                "data": str(self.args.data),
+                **facts,
+                "components": components,
+                "processes": self.acc.num_processes,
+                "mixed_precision": self.acc.mixed_precision,
+                "recipe": asdict(self.options),
+                "argv": sys.argv,
+            }
+            (self.out / "train_args.json").write_text(json.dumps(info, indent=2) + "\n")
+        return self.main
 
     def already_done(self, name: str) -> bool:
         """Resume skips a finished component unless more steps are asked for than it ran."""

@@ -40,7 +40,6 @@ import os
 import shutil
 import signal
 import sys
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +49,7 @@ from safetensors.torch import load_file, save_file
 from avgen.errors import AvgenError
 from avgen.files import temp_path
 from avgen.train.captions import gather_text, text_cache
-from avgen.train.common import EMA, STOP, ComponentLoop, load_matching, request_stop
+from avgen.train.common import EMA, ComponentLoop, load_matching, request_stop
 from avgen.train.options import add_loop_options
 from avgen.train.streams import seed_init
 from avgen.train.video import VideoData
@@ -225,25 +224,6 @@ class Trainer(ComponentLoop):
                 os.replace(tmp, path)
         return load_file(str(path))["tokens"]
 
-    def layouts(self, grid: tuple[int, int, int], temporal: int) -> torch.Tensor:
-        """Every clip's layout condition (N, FEATURES, t, h, w) at the token grid, float16,
-        cached in OUT/cache; zeros = no plan."""
-        t, h, w = grid
-        key = hashlib.sha256(
-            (self.args.data / "metadata.jsonl").read_bytes()
-            + str((self.data.n, self.args.num_frames, self.args.fps, t, h, w, temporal)).encode()
-            + str(LAYOUT_FEATURES).encode()
-        ).hexdigest()[:16]
-        path = self.out / "cache" / f"layouts_{key}.safetensors"
-        with self.acc.main_process_first():
-            if not path.is_file():
-                feats = self.data.layout_features(t, h, w, temporal)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = temp_path(path)
-                save_file({"layouts": feats.contiguous()}, str(tmp))
-                os.replace(tmp, path)
-        return load_file(str(path))["layouts"]
-
     def train_maskgit(self) -> None:
         tok_dir = self.out / "tokenizer"
         init = self.args.init_from
@@ -284,7 +264,9 @@ class Trainer(ComponentLoop):
         if model.layout_dim:
             if model.layout_dim != LAYOUT_FEATURES:
                 raise AvgenError(f"the MaskGIT's layout_dim must be {LAYOUT_FEATURES} (or 0).")
-            layout = self.layouts((t, h, w), tokenizer.temporal_patch)
+            layout = data.cached_layouts(
+                self.out / "cache", self.acc, t, h, w, tokenizer.temporal_patch
+            )
 
         def loss_fn(m: torch.nn.Module, idx: torch.Tensor, gen: torch.Generator) -> dict:
             dev = self.acc.device
@@ -326,29 +308,7 @@ class Trainer(ComponentLoop):
         self.finish("maskgit", model, step, {"ema_decay": averager.decay() if averager else None})
 
     def run(self, components: list[str]) -> None:
-        for name in components:
-            if self.already_done(name):
-                if self.main and not self.quiet:
-                    msg = f"[{name}] already trained in {self.out / name}; skipped"
-                    print(msg, file=sys.stderr)
-                continue
-            getattr(self, f"train_{name}")()
-            if STOP["requested"]:
-                break
-        if self.main:
-            info = {
-                "data": str(self.args.data),
-                "clips": self.data.n,
-                "num_frames": self.args.num_frames,
-                "size": self.args.size,
-                "fps": self.args.fps,
-                "components": components,
-                "processes": self.acc.num_processes,
-                "mixed_precision": self.acc.mixed_precision,
-                "recipe": asdict(self.options),
-                "argv": sys.argv,
-            }
-            (self.out / "train_args.json").write_text(json.dumps(info, indent=2) + "\n")
+        if self.run_components(components, self.data.facts()):
             write_pipeline_config(self.out, self.args)
         self.acc.wait_for_everyone()
 

@@ -44,7 +44,6 @@ import os
 import shutil
 import signal
 import sys
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +61,6 @@ from avgen.train.captions import (
 )
 from avgen.train.common import (
     EMA,
-    STOP,
     ComponentLoop,
     load_matching,
     request_stop,
@@ -173,6 +171,33 @@ class VideoData(CaptionIndex):
         # the motion plan each clip was rendered from (None: a user's own data, no truth)
         self.plans = truth_plans(args.data, self.n)
         self.index_captions(self.captions)
+        self.source = (Path(args.data), args.num_frames, args.size, args.fps)
+
+    def facts(self) -> dict:
+        """What train_args.json records of the data."""
+        _, num_frames, size, fps = self.source
+        return {"clips": self.n, "num_frames": num_frames, "size": size, "fps": fps}
+
+    def cached_layouts(
+        self, cache: Path, accelerator: Any, frames: int, height: int, width: int, factor: int
+    ) -> torch.Tensor:
+        """``layout_features`` cached in the folder ``cache`` (keyed by the metadata, the
+        training window and the grid); the main process makes it, the others read it."""
+        data, num_frames, _, fps = self.source
+        key = hashlib.sha256(
+            (data / "metadata.jsonl").read_bytes()
+            + str((self.n, num_frames, fps, frames, height, width, factor)).encode()
+            + str(LAYOUT_FEATURES).encode()
+        ).hexdigest()[:16]
+        path = cache / f"layouts_{key}.safetensors"
+        with accelerator.main_process_first():
+            if not path.is_file():
+                feats = self.layout_features(frames, height, width, factor)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = temp_path(path)
+                save_file({"layouts": feats.contiguous()}, str(tmp))
+                os.replace(tmp, path)
+        return load_file(str(path))["layouts"]
 
     def layout_features(self, frames: int, height: int, width: int, factor: int) -> torch.Tensor:
         """Every clip's layout condition (N, FEATURES, frames, height, width) in float16 at the
@@ -366,7 +391,8 @@ class Trainer(ComponentLoop):
         if model.layout_dim:
             if model.layout_dim != LAYOUT_FEATURES:
                 raise AvgenError(f"the DiT's layout_dim must be {LAYOUT_FEATURES} (or 0).")
-            layout = self.layouts(lat.shape, vae.temporal_factor)
+            _, _, f, h, w = lat.shape
+            layout = data.cached_layouts(self.out / "cache", self.acc, f, h, w, vae.temporal_factor)
 
         def loss_fn(m: torch.nn.Module, idx: torch.Tensor, gen: torch.Generator) -> dict:
             dev = self.acc.device
@@ -391,48 +417,8 @@ class Trainer(ComponentLoop):
             averager.copy_to(model)
         self.finish("dit", model, step, {"ema_decay": averager.decay() if averager else None})
 
-    def layouts(self, shape: torch.Size, factor: int) -> torch.Tensor:
-        """Every clip's layout condition (N, FEATURES, F', h, w), cached in OUT/cache."""
-        _, _, f, h, w = shape
-        key = hashlib.sha256(
-            (self.args.data / "metadata.jsonl").read_bytes()
-            + str((self.data.n, self.args.num_frames, self.args.fps, f, h, w, factor)).encode()
-            + str(LAYOUT_FEATURES).encode()
-        ).hexdigest()[:16]
-        path = self.out / "cache" / f"layouts_{key}.safetensors"
-        with self.acc.main_process_first():
-            if not path.is_file():
-                feats = self.data.layout_features(f, h, w, factor)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-                save_file({"layouts": feats.contiguous()}, str(tmp))
-                os.replace(tmp, path)
-        return load_file(str(path))["layouts"]
-
     def run(self, components: list[str]) -> None:
-        for name in components:
-            if self.already_done(name):
-                if self.main and not self.quiet:
-                    msg = f"[{name}] already trained in {self.out / name}; skipped"
-                    print(msg, file=sys.stderr)
-                continue
-            getattr(self, f"train_{name}")()
-            if STOP["requested"]:
-                break
-        if self.main:
-            info = {
-                "data": str(self.args.data),
-                "clips": self.data.n,
-                "num_frames": self.args.num_frames,
-                "size": self.args.size,
-                "fps": self.args.fps,
-                "components": components,
-                "processes": self.acc.num_processes,
-                "mixed_precision": self.acc.mixed_precision,
-                "recipe": asdict(self.options),
-                "argv": sys.argv,
-            }
-            (self.out / "train_args.json").write_text(json.dumps(info, indent=2) + "\n")
+        if self.run_components(components, self.data.facts()):
             write_pipeline_config(self.out, self.args)
             vocab = caption_vocabulary(self.data.unique_captions)
             (self.out / "vocabulary.json").write_text(json.dumps(vocab, indent=1) + "\n")
