@@ -482,6 +482,32 @@ class ComponentLoop:
             self.log.write({"component": name, "done": True, "step": step, **(extra or {})})
         self.acc.wait_for_everyone()
 
+    def run_with_ema(
+        self,
+        name: str,
+        model: nn.Module,
+        loss_fn: Any,
+        build: Any,
+        after_save: Any = None,
+    ) -> None:
+        """``run_loop`` with EMA for component ``name``: every checkpoint also saves the EMA
+        weights as OUT/``name`` (in a fresh ``build()`` model; then ``after_save()``), so a
+        running job leaves a usable model; the finished EMA model is saved by ``finish``."""
+
+        def export(inner: nn.Module, averager: EMA | None, step: int) -> None:
+            copy = build()
+            copy.load_state_dict(inner.state_dict())
+            if averager is not None:
+                averager.copy_to(copy)
+            copy.save_pretrained(self.out / name)
+            if after_save is not None:
+                after_save()
+
+        model, averager, step = self.run_loop(name, model, loss_fn, ema=True, on_save=export)
+        if averager is not None:
+            averager.copy_to(model)
+        self.finish(name, model, step, {"ema_decay": averager.decay() if averager else None})
+
     def run_components(self, components: list[str], facts: dict) -> bool:
         """Train ``components`` in order (``train_<name>``), skipping finished ones and stopping
         after a stop request; the main process then writes OUT/train_args.json (the data

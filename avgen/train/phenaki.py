@@ -49,7 +49,7 @@ from safetensors.torch import load_file, save_file
 from avgen.errors import AvgenError
 from avgen.files import temp_path
 from avgen.train.captions import gather_text, text_cache
-from avgen.train.common import EMA, ComponentLoop, load_matching, request_stop
+from avgen.train.common import ComponentLoop, load_matching, request_stop
 from avgen.train.options import add_loop_options
 from avgen.train.streams import seed_init
 from avgen.train.video import VideoData
@@ -182,18 +182,7 @@ class Trainer(ComponentLoop):
             video = self.data.clips(idx).to(self.acc.device)  # (B, 3, F, H, W)
             return tokenizer_loss(m(video), video, extra, edge)
 
-        def export(inner: torch.nn.Module, averager: EMA | None, step: int) -> None:
-            """Save the EMA weights as OUT/tokenizer so a running job leaves a usable model."""
-            copy = CViViT(**cfg)
-            copy.load_state_dict(inner.state_dict())
-            if averager is not None:
-                averager.copy_to(copy)
-            copy.save_pretrained(self.out / "tokenizer")
-
-        model, averager, step = self.run_loop("tokenizer", model, loss_fn, ema=True, on_save=export)
-        if averager is not None:
-            averager.copy_to(model)
-        self.finish("tokenizer", model, step, {"ema_decay": averager.decay() if averager else None})
+        self.run_with_ema("tokenizer", model, loss_fn, lambda: CViViT(**cfg))
 
     # ------------------------------------------------------------------ maskgit
 
@@ -293,19 +282,13 @@ class Trainer(ComponentLoop):
             )
             return {"total": out["loss"], "acc": out["accuracy"], "mask": out["mask_ratio"]}
 
-        def export(inner: torch.nn.Module, averager: EMA | None, step: int) -> None:
-            """Save the EMA weights as OUT/maskgit so a running job leaves a usable model."""
-            copy = MaskGIT(**cfg)
-            copy.load_state_dict(inner.state_dict())
-            if averager is not None:
-                averager.copy_to(copy)
-            copy.save_pretrained(self.out / "maskgit")
-            write_pipeline_config(self.out, self.args)
-
-        model, averager, step = self.run_loop("maskgit", model, loss_fn, ema=True, on_save=export)
-        if averager is not None:
-            averager.copy_to(model)
-        self.finish("maskgit", model, step, {"ema_decay": averager.decay() if averager else None})
+        self.run_with_ema(
+            "maskgit",
+            model,
+            loss_fn,
+            lambda: MaskGIT(**cfg),
+            lambda: write_pipeline_config(self.out, self.args),
+        )
 
     def run(self, components: list[str]) -> None:
         if self.run_components(components, self.data.facts()):

@@ -60,7 +60,6 @@ from avgen.train.captions import (
     text_cache,
 )
 from avgen.train.common import (
-    EMA,
     ComponentLoop,
     load_matching,
     request_stop,
@@ -403,19 +402,13 @@ class Trainer(ComponentLoop):
             weight = self.args.dit_object_weight
             return {"total": dit_loss(m, x0, text, data.fps, gen, plan, weight)}
 
-        def export(inner: torch.nn.Module, averager: EMA | None, step: int) -> None:
-            """Save the EMA weights as OUT/dit so a running job leaves a usable model."""
-            copy = VideoDiT(**cfg)
-            copy.load_state_dict(inner.state_dict())
-            if averager is not None:
-                averager.copy_to(copy)
-            copy.save_pretrained(self.out / "dit")
-            write_pipeline_config(self.out, self.args)
-
-        model, averager, step = self.run_loop("dit", model, loss_fn, ema=True, on_save=export)
-        if averager is not None:
-            averager.copy_to(model)
-        self.finish("dit", model, step, {"ema_decay": averager.decay() if averager else None})
+        self.run_with_ema(
+            "dit",
+            model,
+            loss_fn,
+            lambda: VideoDiT(**cfg),
+            lambda: write_pipeline_config(self.out, self.args),
+        )
 
     def run(self, components: list[str]) -> None:
         if self.run_components(components, self.data.facts()):
