@@ -130,7 +130,7 @@ def compose_notes(parsed: Any, duration_s: float, seed: int = 0) -> NotePlan | N
         meta={k: v for k, v in meta.items() if v is not None},
     )
     # the plan as its JSON says (rounded), so a rerun from the sidecar follows the same numbers
-    return NotePlan.from_dict(plan.to_dict())
+    return plan.rounded()
 
 
 def _planned(note, duration_s: float) -> PlannedNote:

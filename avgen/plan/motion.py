@@ -172,6 +172,25 @@ class MotionPlan:
     def duration_s(self) -> float:
         return self.num_frames / self.fps
 
+    def rounded(self) -> MotionPlan:
+        """This plan with every number as its JSON form writes it (what a sidecar, and so a
+        rerun, reads back); unlike ``from_dict`` it checks nothing."""
+        objects = [
+            PlannedObject(
+                o.id,
+                [ObjectFrame(**f.to_dict()) for f in o.frames],
+                EndState(**o.end.to_dict()),
+                o.meta,
+            )
+            for o in self.objects
+        ]
+        events = [ContactEvent(**e.to_dict()) for e in self.events]
+        camera = None if self.camera is None else CameraTrack(**self.camera.to_dict())
+        return MotionPlan(
+            self.fps, self.num_frames, self.width, self.height, objects, events, camera,
+            self.time_factor, self.source, self.meta,
+        )  # fmt: skip
+
     # ------------------------------------------------------------------ JSON form
 
     def to_dict(self) -> dict:

@@ -84,6 +84,20 @@ class NotePlan:
         self.notes.sort(key=lambda n: (n.onset_s, n.pitch))
         self.drums.sort(key=lambda d: (d.t_s, d.name))
 
+    def rounded(self) -> NotePlan:
+        """This plan with every number as its JSON form writes it (what a sidecar, and so a
+        rerun, reads back); unlike ``from_dict`` it checks nothing."""
+        d = self.to_dict()
+        return NotePlan(
+            d["duration_s"],
+            [PlannedNote(**n) for n in d["notes"]],
+            d["tempo_bpm"],
+            d["beats"],
+            [DrumHit(**h) for h in d["drums"]],
+            self.source,
+            self.meta,
+        )
+
     # ------------------------------------------------------------------ JSON form
 
     def to_dict(self) -> dict:

@@ -583,7 +583,7 @@ def _to_plan(
         fps, n_frames, width, height, planned, events, camera, time_factor, source, meta
     )
     # the plan as its JSON says (rounded), so a rerun from the sidecar follows the same numbers
-    return MotionPlan.from_dict(plan.to_dict())
+    return plan.rounded()
 
 
 def _events(raw: list[dict], duration_s: float) -> list[ContactEvent]:
