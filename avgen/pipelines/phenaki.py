@@ -40,9 +40,6 @@ from avgen.pipelines.text_to_video import (
     SIZE_RANGE,
     TextToVideoPipeline,
     VideoPipelineOutput,
-    fit_frames,
-    load_image,
-    load_video,
     to_frames,
     to_tensor,
 )
@@ -379,31 +376,11 @@ class PhenakiPipeline:
     # num_frames, else the duration (argument, prompt, pipeline.json) x fps: as the DiT engine
     frame_count = TextToVideoPipeline.frame_count
 
-    def prepare_context(
-        self,
-        init_image: str | Path | np.ndarray | None,
-        extend_video: str | Path | np.ndarray | None,
-        width: int,
-        height: int,
-    ) -> tuple[np.ndarray, torch.Tensor | None]:
-        """3. The video so far, uint8 (F, H, W, 3) (the clip to extend, else empty), and the
-        first window's prime tokens (1, k, h, w) (None for plain text to video)."""
-        video: np.ndarray = np.zeros((0, height, width, 3), np.uint8)
-        if extend_video is not None:
-            if isinstance(extend_video, np.ndarray):
-                video = fit_frames(extend_video, width, height)
-            else:
-                video, _ = load_video(extend_video, width, height)
-            if not len(video):
-                raise AvgenError("the video to extend has no frames.")
-            return video, self.encode_context(video)
-        if init_image is None:
-            return video, None
-        if isinstance(init_image, np.ndarray):
-            image = fit_frames(init_image[None], width, height)[0]
-        else:
-            image = load_image(init_image, width, height)
-        return video, self.tokenizer.encode(to_tensor(image[None]).to(self.device))
+    prepare_context = TextToVideoPipeline.prepare_context
+
+    def encode_image(self, image: torch.Tensor) -> torch.Tensor:
+        """An init image as the first window's prime tokens (1, 1, h, w)."""
+        return self.tokenizer.encode(image)
 
     def generate_windows(
         self,

@@ -506,13 +506,16 @@ class TextToVideoPipeline:
         height: int,
     ) -> tuple[np.ndarray, torch.Tensor | None]:
         """4a. The video so far, uint8 (F, H, W, 3) (the clip to extend, else empty), and the
-        first window's context latent frames (1, C, n, h, w) (None for plain text to video)."""
+        first window's context (``encode_context`` of that clip, or ``encode_image`` of the
+        init image; None for plain text to video). The Phenaki engine shares this step."""
         video: np.ndarray = np.zeros((0, height, width, 3), np.uint8)
         if extend_video is not None:
             if isinstance(extend_video, np.ndarray):
                 video = fit_frames(extend_video, width, height)
             else:
                 video, _ = load_video(extend_video, width, height)
+            if not len(video):
+                raise AvgenError("the video to extend has no frames.")
             return video, self.encode_context(video)
         if init_image is None:
             return video, None
@@ -520,7 +523,11 @@ class TextToVideoPipeline:
             image = fit_frames(init_image[None], width, height)[0]
         else:
             image = load_image(init_image, width, height)
-        return video, self.vae.encode_frames(to_tensor(image[None]).to(self.device))
+        return video, self.encode_image(to_tensor(image[None]).to(self.device))
+
+    def encode_image(self, image: torch.Tensor) -> torch.Tensor:
+        """An init image as the first window's context: its latent frame (1, C, 1, h, w)."""
+        return self.vae.encode_frames(image)
 
     def generate_windows(
         self,
