@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
 
 from avgen.audio.clap import CLAP
 from avgen.audio.denoiser import AudioDenoiser
@@ -50,6 +49,7 @@ from avgen.train.captions import (
 )
 from avgen.train.common import (
     ComponentLoop,
+    cached_tensors,
     load_matching,
     request_stop,
 )
@@ -343,22 +343,19 @@ class Trainer(ComponentLoop):
             + str((self.data.n, self.args.seconds, str(self.args.data.resolve()))).encode()
         ).hexdigest()[:16]
         path = self.out / "cache" / f"latents_{key}.safetensors"
-        with self.acc.main_process_first():
-            if not path.is_file():
-                from tqdm import tqdm
 
-                vae.eval()
-                chunks = []
-                for s in tqdm(range(0, self.data.n, 32), desc="latents", disable=self.quiet):
-                    wave, _ = self.data.waves(torch.arange(s, min(s + 32, self.data.n)))
-                    chunks.append(vae.to_diffusion(self.fe(wave)))
-                lat = torch.cat(chunks)
-                frames = vae.latent_frames(self.data.length // HOP)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = temp_path(path)
-                save_file({"latents": lat.contiguous(), "frames": frames}, str(tmp))
-                os.replace(tmp, path)
-        stored = load_file(str(path))
+        def make() -> dict[str, torch.Tensor]:
+            from tqdm import tqdm
+
+            vae.eval()
+            chunks = []
+            for s in tqdm(range(0, self.data.n, 32), desc="latents", disable=self.quiet):
+                wave, _ = self.data.waves(torch.arange(s, min(s + 32, self.data.n)))
+                chunks.append(vae.to_diffusion(self.fe(wave)))
+            frames = vae.latent_frames(self.data.length // HOP)
+            return {"latents": torch.cat(chunks), "frames": frames}
+
+        stored = cached_tensors(self.acc, path, make)
         return stored["latents"], stored["frames"]
 
     def train_denoiser(self) -> None:

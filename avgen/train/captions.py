@@ -9,15 +9,13 @@ model card's ``## Vocabulary`` section holds).
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from avgen.files import temp_path
+from avgen.train.common import cached_tensors
 
 MAX_TEXT_TOKENS = 64
 
@@ -52,17 +50,14 @@ def text_cache(
     ``batch`` only changes padding, i.e. the encodings in their last fp16 bit."""
     key = hashlib.sha256("\n".join(data.unique_captions).encode()).hexdigest()[:16]
     path = out / "cache" / f"text_{key}.safetensors"
-    with accelerator.main_process_first():
-        if not path.is_file():
-            from avgen.text import TextEncoder
 
-            encoder = TextEncoder.from_default()
-            encoded = encode_captions(encoder, data.unique_captions, batch=batch, quiet=quiet)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = temp_path(path)
-            save_file(encoded, str(tmp))
-            os.replace(tmp, path)
-    return load_file(str(path))
+    def make() -> dict[str, torch.Tensor]:
+        from avgen.text import TextEncoder
+
+        encoder = TextEncoder.from_default()
+        return encode_captions(encoder, data.unique_captions, batch=batch, quiet=quiet)
+
+    return cached_tensors(accelerator, path, make)
 
 
 def gather_text(cache: dict[str, torch.Tensor], ids: torch.Tensor) -> dict[str, torch.Tensor]:

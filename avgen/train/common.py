@@ -26,12 +26,13 @@ import math
 import os
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm import tqdm
 
@@ -284,6 +285,22 @@ class LoopRun:
     clock: float = 0.0  # the time budget's spent fraction, agreed at the last log step
     sums: dict[str, float] = field(default_factory=dict)
     count: int = 0
+
+
+def cached_tensors(
+    accelerator: Any, path: Path, make: Callable[[], dict[str, torch.Tensor]]
+) -> dict[str, torch.Tensor]:
+    """The tensors stored at ``path`` (a cache file whose name holds its key); when it is
+    missing the main process runs ``make()`` first and writes it under a temporary name, and the
+    other processes then read it."""
+    with accelerator.main_process_first():
+        if not path.is_file():
+            tensors = {k: v.contiguous() for k, v in make().items()}
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = temp_path(path)
+            save_file(tensors, str(tmp))
+            os.replace(tmp, path)
+    return load_file(str(path))
 
 
 class ComponentLoop:

@@ -44,12 +44,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
 
 from avgen.errors import AvgenError
 from avgen.files import temp_path
 from avgen.train.captions import gather_text, text_cache
-from avgen.train.common import ComponentLoop, load_matching, request_stop
+from avgen.train.common import ComponentLoop, cached_tensors, load_matching, request_stop
 from avgen.train.options import add_loop_options
 from avgen.train.streams import seed_init
 from avgen.train.video import VideoData
@@ -197,21 +196,18 @@ class Trainer(ComponentLoop):
             + str(self.args.data.resolve()).encode()
         ).hexdigest()[:16]
         path = self.out / "cache" / f"tokens_{key}.safetensors"
-        with self.acc.main_process_first():
-            if not path.is_file():
-                from tqdm import tqdm
 
-                tokenizer.eval()
-                chunks = []
-                for s in tqdm(range(0, self.data.n, 32), desc="tokens", disable=self.quiet):
-                    idx = torch.arange(s, min(s + 32, self.data.n))
-                    chunks.append(tokenizer.encode(self.data.clips(idx)).to(torch.int16))
-                ids = torch.cat(chunks)  # (N, t, h, w)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = temp_path(path)
-                save_file({"tokens": ids.contiguous()}, str(tmp))
-                os.replace(tmp, path)
-        return load_file(str(path))["tokens"]
+        def make() -> dict[str, torch.Tensor]:
+            from tqdm import tqdm
+
+            tokenizer.eval()
+            chunks = []
+            for s in tqdm(range(0, self.data.n, 32), desc="tokens", disable=self.quiet):
+                idx = torch.arange(s, min(s + 32, self.data.n))
+                chunks.append(tokenizer.encode(self.data.clips(idx)).to(torch.int16))
+            return {"tokens": torch.cat(chunks)}  # (N, t, h, w)
+
+        return cached_tensors(self.acc, path, make)["tokens"]
 
     def train_maskgit(self) -> None:
         tok_dir = self.out / "tokenizer"

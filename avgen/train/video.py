@@ -48,7 +48,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
 
 from avgen.diffusion.flow import flow_matching_loss
 from avgen.errors import AvgenError
@@ -61,6 +60,7 @@ from avgen.train.captions import (
 )
 from avgen.train.common import (
     ComponentLoop,
+    cached_tensors,
     load_matching,
     request_stop,
 )
@@ -189,14 +189,11 @@ class VideoData(CaptionIndex):
             + str(LAYOUT_FEATURES).encode()
         ).hexdigest()[:16]
         path = cache / f"layouts_{key}.safetensors"
-        with accelerator.main_process_first():
-            if not path.is_file():
-                feats = self.layout_features(frames, height, width, factor)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = temp_path(path)
-                save_file({"layouts": feats.contiguous()}, str(tmp))
-                os.replace(tmp, path)
-        return load_file(str(path))["layouts"]
+
+        def make() -> dict[str, torch.Tensor]:
+            return {"layouts": self.layout_features(frames, height, width, factor)}
+
+        return cached_tensors(accelerator, path, make)["layouts"]
 
     def layout_features(self, frames: int, height: int, width: int, factor: int) -> torch.Tensor:
         """Every clip's layout condition (N, FEATURES, frames, height, width) in float16 at the
@@ -341,21 +338,18 @@ class Trainer(ComponentLoop):
             + str(self.args.data.resolve()).encode()
         ).hexdigest()[:16]
         path = self.out / "cache" / f"latents_{key}.safetensors"
-        with self.acc.main_process_first():
-            if not path.is_file():
-                from tqdm import tqdm
 
-                vae.eval()
-                chunks = []
-                for s in tqdm(range(0, self.data.n, 32), desc="latents", disable=self.quiet):
-                    idx = torch.arange(s, min(s + 32, self.data.n))
-                    chunks.append(vae.encode_frames(self.data.clips(idx)).half())
-                lat = torch.cat(chunks)  # (N, C, F', h, w)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = temp_path(path)
-                save_file({"latents": lat.contiguous()}, str(tmp))
-                os.replace(tmp, path)
-        return load_file(str(path))["latents"]
+        def make() -> dict[str, torch.Tensor]:
+            from tqdm import tqdm
+
+            vae.eval()
+            chunks = []
+            for s in tqdm(range(0, self.data.n, 32), desc="latents", disable=self.quiet):
+                idx = torch.arange(s, min(s + 32, self.data.n))
+                chunks.append(vae.encode_frames(self.data.clips(idx)).half())
+            return {"latents": torch.cat(chunks)}  # (N, C, F', h, w)
+
+        return cached_tensors(self.acc, path, make)["latents"]
 
     def train_dit(self) -> None:
         vae_dir = self.out / "vae"
